@@ -9,13 +9,16 @@ namespace sb {
 namespace {
 
 std::string RenderLabels(const Labels& labels) {
-  if (labels.empty()) return {};
+  if (labels.empty())
+    return {};
   std::string out = "{";
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (i > 0) out += ',';
+    if (i > 0)
+      out += ',';
     out += labels[i].first + "=\"";
     for (char c : labels[i].second) {
-      if (c == '"' || c == '\\') out += '\\';
+      if (c == '"' || c == '\\')
+        out += '\\';
       if (c == '\n') {
         out += "\\n";
         continue;
@@ -29,12 +32,14 @@ std::string RenderLabels(const Labels& labels) {
 
 // Adds one more label to an already rendered label set.
 std::string WithLabel(const std::string& rendered, const std::string& extra) {
-  if (rendered.empty()) return "{" + extra + "}";
+  if (rendered.empty())
+    return "{" + extra + "}";
   return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
 }
 
 std::string FormatNumber(double v) {
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isinf(v))
+    return v > 0 ? "+Inf" : "-Inf";
   std::ostringstream os;
   os << v;
   return os.str();
@@ -48,18 +53,24 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::Observe(double v) {
   std::size_t i = 0;
-  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  while (i < bounds_.size() && v > bounds_[i])
+    ++i;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  if (v > 0) sum_micros_.fetch_add(static_cast<std::uint64_t>(v * 1e6), std::memory_order_relaxed);
+  if (v > 0)
+    sum_micros_.fetch_add(static_cast<std::uint64_t>(v * 1e6), std::memory_order_relaxed);
 }
 
 double Histogram::Sum() const {
   return static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6;
 }
 
-void* MetricsRegistry::MakeCounter(std::vector<double>) { return &counters_.emplace_back(); }
-void* MetricsRegistry::MakeGauge(std::vector<double>) { return &gauges_.emplace_back(); }
+void* MetricsRegistry::MakeCounter(std::vector<double>) {
+  return &counters_.emplace_back();
+}
+void* MetricsRegistry::MakeGauge(std::vector<double>) {
+  return &gauges_.emplace_back();
+}
 void* MetricsRegistry::MakeHistogram(std::vector<double> bounds) {
   return &histograms_.emplace_back(std::move(bounds));
 }
@@ -74,7 +85,8 @@ void* MetricsRegistry::Find(const std::string& name, const std::string& help, Ki
     throw std::logic_error("metric " + name + " registered with two kinds");
   }
   auto& slot = it->second.series[RenderLabels(labels)];
-  if (slot == nullptr) slot = (this->*make)(std::move(bounds));
+  if (slot == nullptr)
+    slot = (this->*make)(std::move(bounds));
   return slot;
 }
 
@@ -106,7 +118,8 @@ std::string MetricsRegistry::RenderPrometheus() const {
     for (const auto& [labels, metric] : family.series) {
       switch (family.kind) {
         case Kind::kCounter:
-          out += name + labels + " " + std::to_string(static_cast<Counter*>(metric)->Value()) + "\n";
+          out +=
+              name + labels + " " + std::to_string(static_cast<Counter*>(metric)->Value()) + "\n";
           break;
         case Kind::kGauge:
           out += name + labels + " " + std::to_string(static_cast<Gauge*>(metric)->Value()) + "\n";
@@ -132,7 +145,7 @@ std::string MetricsRegistry::RenderPrometheus() const {
 
 std::vector<double> LatencyBuckets() {
   return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5,    5.0};
+          0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0};
 }
 
 }  // namespace sb

@@ -46,7 +46,9 @@ class Histogram {
   void Observe(double v);
 
   const std::vector<double>& bounds() const { return bounds_; }
-  std::uint64_t BucketCount(std::size_t i) const { return buckets_[i].load(std::memory_order_relaxed); }
+  std::uint64_t BucketCount(std::size_t i) const {
+    return buckets_[i].load(std::memory_order_relaxed);
+  }
   std::uint64_t Count() const { return count_.load(std::memory_order_relaxed); }
   double Sum() const;
 

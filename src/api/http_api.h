@@ -1,0 +1,65 @@
+// The HTTP API of the exchange: platform registration and account sync, key rotation, the
+// directory, enrollment tokens, terminal views, health and metrics.
+//
+// Every error answer is `{"error":{"code":..,"message":..}}` with the status that fits the code.
+// Who may call what: the operator (operator token), a platform (its own key, on its own resources
+// only), or the holder of an unused enrollment token (registration only).
+//
+// Thread-safety: every call runs on the loop thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/metrics.h"
+#include "delivery/exchange.h"
+#include "net/server.h"
+#include "registry/registry.h"
+
+namespace sb::api {
+
+struct HttpApiOptions {
+  std::string operator_token;
+  std::int64_t default_enrollment_ttl_s = 24 * 3600;
+  std::int64_t max_enrollment_ttl_s = 30LL * 24 * 3600;
+};
+
+class HttpApi {
+ public:
+  HttpApi(registry::Registry& registry, delivery::Exchange& exchange, MetricsRegistry& metrics,
+          HttpApiOptions options);
+  ~HttpApi();
+
+  void Handle(net::HttpRequest request, net::Respond respond);
+
+  // Answers 503 `unavailable` to everything but /healthz and /metrics while false.
+  void SetReady(bool ready) { ready_ = ready; }
+
+ private:
+  struct Call;
+  struct Caller;
+
+  Caller Identify(const net::HttpRequest& request) const;
+  void Dispatch(Call& call);
+
+  void CreateEnrollment(Call& call);
+  void RegisterPlatform(Call& call);
+  void GetPlatform(Call& call, const registry::Platform& platform);
+  void DeletePlatform(Call& call, const std::string& platform_id);
+  void PutJwks(Call& call, const std::string& platform_id);
+  void ChangeAccounts(Call& call, const std::string& platform_id);
+  void ListAccounts(Call& call, const registry::Platform& platform);
+  void Directory(Call& call);
+  void Terminals(Call& call, const std::string& platform_id, const std::string& account);
+  void Metrics(Call& call);
+
+  registry::Registry& registry_;
+  delivery::Exchange& exchange_;
+  MetricsRegistry& metrics_;
+  HttpApiOptions options_;
+  bool ready_ = true;
+};
+
+}  // namespace sb::api

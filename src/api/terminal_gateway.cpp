@@ -1,0 +1,203 @@
+#include "api/terminal_gateway.h"
+
+#include <spdlog/spdlog.h>
+
+#include "api/codec.h"
+#include "core/clock.h"
+
+namespace sb::api {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto logger = [] {
+    auto l = spdlog::get("terminal");
+    return l ? l : spdlog::default_logger()->clone("terminal");
+  }();
+  return logger;
+}
+
+// WebSocket close code for a refused identity (policy violation).
+constexpr std::uint16_t kClosePolicy = 1008;
+
+}  // namespace
+
+// One WebSocket connection, before and after `hello`. It is the exchange's TerminalLink.
+class TerminalGateway::Session : public delivery::TerminalLink {
+ public:
+  explicit Session(std::shared_ptr<net::WsConnection> conn) : conn_(std::move(conn)) {}
+
+  std::uint64_t id() const { return conn_->id(); }
+  bool authenticated() const { return authenticated_; }
+  const Address& address() const { return address_; }
+
+  void Authenticate(Address address, std::string device) {
+    authenticated_ = true;
+    address_ = std::move(address);
+    device_ = std::move(device);
+    hello_timer_.reset();
+  }
+  void SetHelloTimer(std::unique_ptr<net::Timer> timer) { hello_timer_ = std::move(timer); }
+  void Send(std::string text) { conn_->Send(std::move(text)); }
+
+  void Deliver(const SessionMessage& message, std::string_view sender_platform_name) override {
+    conn_->Send(EncodeMessage(message, sender_platform_name));
+  }
+  void Accepted(std::string_view client_id, std::string_view message_id, std::int64_t ts_ms,
+                bool duplicate) override {
+    conn_->Send(EncodeAccepted(client_id, message_id, ts_ms, duplicate));
+  }
+  void Rejected(std::string_view client_id, const Error& error) override {
+    conn_->Send(EncodeRejected(client_id, error));
+  }
+  void Receipt(std::string_view client_id, std::string_view message_id,
+               delivery::ReceiptStatus status) override {
+    conn_->Send(EncodeReceipt(client_id, message_id,
+                              status == delivery::ReceiptStatus::kRead ? "read" : "delivered"));
+  }
+  void Disconnect(const Error& why) override {
+    conn_->Send(EncodeError(why));
+    conn_->Close(kClosePolicy, std::string(ErrorCodeName(why.code)));
+  }
+  std::size_t Backlog() const override { return conn_->QueuedBytes(); }
+
+ private:
+  std::shared_ptr<net::WsConnection> conn_;
+  bool authenticated_ = false;
+  Address address_;
+  std::string device_;
+  std::unique_ptr<net::Timer> hello_timer_;
+};
+
+TerminalGateway::TerminalGateway(net::EventLoop& loop, registry::Registry& registry,
+                                 delivery::Exchange& exchange, MetricsRegistry& metrics,
+                                 GatewayOptions options)
+    : loop_(loop),
+      registry_(registry),
+      exchange_(exchange),
+      metrics_(metrics),
+      options_(options),
+      connections_(metrics.GetGauge("switchboard_connections", "Open terminal connections")) {}
+
+TerminalGateway::~TerminalGateway() = default;
+
+void TerminalGateway::OnOpen(const std::shared_ptr<net::WsConnection>& conn) {
+  auto session = std::make_shared<Session>(conn);
+  // The timer is owned by the session, so it dies with it; the weak pointer guards the window in
+  // which the connection closed but the timer callback was already queued.
+  std::weak_ptr<Session> weak = session;
+  session->SetHelloTimer(loop_.Schedule(options_.hello_timeout, [this, weak] {
+    auto s = weak.lock();
+    if (!s || s->authenticated())
+      return;
+    Log()->debug("[conn {}] no hello in time", s->id());
+    s->Disconnect(MakeError(ErrorCode::kUnauthenticated, "no hello within the time allowed"));
+  }));
+  sessions_.emplace(conn->id(), std::move(session));
+  connections_.Set(static_cast<std::int64_t>(sessions_.size()));
+  Log()->debug("[conn {}] open from {}", conn->id(), conn->remote());
+}
+
+void TerminalGateway::OnClose(const std::shared_ptr<net::WsConnection>& conn) {
+  auto it = sessions_.find(conn->id());
+  if (it == sessions_.end())
+    return;
+  if (it->second->authenticated())
+    exchange_.Detach(conn->id());
+  sessions_.erase(it);
+  connections_.Set(static_cast<std::int64_t>(sessions_.size()));
+  Log()->debug("[conn {}] closed", conn->id());
+}
+
+void TerminalGateway::OnRefused(const std::shared_ptr<net::WsConnection>& conn,
+                                net::WsRefusal why) {
+  auto it = sessions_.find(conn->id());
+  if (it == sessions_.end())
+    return;
+  AnswerFrameError(*it->second,
+                   why == net::WsRefusal::kTooLarge
+                       ? MakeError(ErrorCode::kTooLarge, "the frame is larger than allowed")
+                       : MakeError(ErrorCode::kBadFrame, "frames must be text, not binary"));
+}
+
+void TerminalGateway::OnText(const std::shared_ptr<net::WsConnection>& conn,
+                             std::string_view text) {
+  auto it = sessions_.find(conn->id());
+  if (it == sessions_.end())
+    return;
+  Session& session = *it->second;
+
+  ClientFrame frame = DecodeClientFrame(text);
+  if (auto* bad = std::get_if<api::FrameError>(&frame)) {
+    if (bad->client_id && session.authenticated()) {
+      metrics_
+          .GetCounter("switchboard_messages_rejected_total", "Sends refused, by code",
+                      {{"code", std::string(ErrorCodeName(bad->error.code))}})
+          .Inc();
+      session.Rejected(*bad->client_id, bad->error);
+      return;
+    }
+    AnswerFrameError(session, bad->error);
+    return;
+  }
+  if (auto* hello = std::get_if<HelloFrame>(&frame)) {
+    Hello(session, *hello);
+    return;
+  }
+  if (!session.authenticated()) {
+    AnswerFrameError(session, MakeError(ErrorCode::kUnauthenticated, "send hello first"));
+    return;
+  }
+
+  const delivery::TerminalId id = session.id();
+  if (auto* send = std::get_if<SendFrame>(&frame)) {
+    exchange_.Send(id, delivery::SendRequest{std::move(send->client_id), std::move(send->from),
+                                             std::move(send->to), std::move(send->content_json),
+                                             std::move(send->app)});
+  } else if (auto* ack = std::get_if<AckFrame>(&frame)) {
+    exchange_.Ack(id, ack->message_id);
+  } else if (auto* read = std::get_if<ReadFrame>(&frame)) {
+    exchange_.Read(id, read->message_id);
+  } else if (auto* location = std::get_if<LocationFrame>(&frame)) {
+    if (location_sink_)
+      location_sink_(id, session.address(), location->tai, location->cell);
+  }
+}
+
+void TerminalGateway::Hello(Session& session, HelloFrame& hello) {
+  if (session.authenticated()) {
+    AnswerFrameError(session, MakeError(ErrorCode::kBadFrame, "hello was already accepted"));
+    return;
+  }
+  auto address = registry_.Authenticate(hello.token, NowMillis());
+  if (!address) {
+    metrics_
+        .GetCounter("switchboard_hello_refused_total", "Failed hellos, by code",
+                    {{"code", std::string(ErrorCodeName(address.error().code))}})
+        .Inc();
+    Log()->info("[conn {}] hello refused: {}", session.id(), ErrorCodeName(address.error().code));
+    session.Disconnect(address.error());
+    return;
+  }
+
+  const registry::Platform* platform = registry_.Find(address.value().platform);
+  session.Authenticate(address.value(), hello.device);
+  session.Send(EncodeWelcome(platform->id, platform->name, address.value().account,
+                             std::to_string(session.id())));
+  Log()->info("[conn {}] hello {} device '{}'", session.id(), address.value().ToString(),
+              hello.device);
+  // The session object is owned by sessions_ until OnClose(), which detaches it first.
+  exchange_.Attach(session.id(), address.value(), hello.device,
+                   std::shared_ptr<delivery::TerminalLink>(sessions_.at(session.id()), &session));
+}
+
+void TerminalGateway::AnswerFrameError(Session& session, const Error& error) {
+  metrics_
+      .GetCounter("switchboard_frame_errors_total", "Frames that could not be read, by code",
+                  {{"code", std::string(ErrorCodeName(error.code))}})
+      .Inc();
+  Log()->debug("[conn {}] frame error {}: {}", session.id(), ErrorCodeName(error.code),
+               error.message);
+  session.Send(EncodeError(error));
+}
+
+}  // namespace sb::api

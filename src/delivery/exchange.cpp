@@ -1,0 +1,531 @@
+#include "delivery/exchange.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+
+#include "core/clock.h"
+
+namespace sb::delivery {
+namespace {
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto logger = [] {
+    auto l = spdlog::get("delivery");
+    return l ? l : spdlog::default_logger()->clone("delivery");
+  }();
+  return logger;
+}
+
+std::string DedupKey(const Address& sender, std::string_view device, std::string_view client_id) {
+  std::string key;
+  key.reserve(sender.platform.size() + sender.account.size() + device.size() + client_id.size() +
+              3);
+  key.append(sender.platform).append(1, '\n').append(sender.account).append(1, '\n');
+  key.append(device).append(1, '\n').append(client_id);
+  return key;
+}
+
+// Message ids are 16 hex digits of a 64-bit number: the acceptance time in milliseconds shifted
+// left by 16 bits, plus a counter for messages within the same millisecond. They grow
+// monotonically, so an id is never reused across restarts while the clock does not go back.
+std::string FormatMessageId(std::uint64_t seq) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, seq);
+  return buf;
+}
+
+std::uint64_t ParseMessageId(const std::string& id) {
+  return std::strtoull(id.c_str(), nullptr, 16);
+}
+
+}  // namespace
+
+struct Exchange::Pending {
+  SessionMessage message;
+  std::int64_t expires_ms = 0;
+  std::unordered_set<std::string> acked_devices;
+  bool delivered_sent = false;
+  bool read_sent = false;
+  // Until durable: who asked, and when, for the `accepted` answer and the latency metric.
+  TerminalId sender_terminal = 0;
+  std::string dedup_key;
+  std::chrono::steady_clock::time_point submitted;
+};
+
+struct Exchange::Mailbox {
+  std::map<std::uint64_t, std::shared_ptr<Pending>> messages;  // by message id number, in order
+  std::unordered_set<std::string> devices;                     // every known device
+  std::vector<TerminalId> terminals;                           // connected now
+  std::size_t in_flight = 0;                                   // accepted, not yet durable
+};
+
+struct Exchange::Terminal {
+  TerminalId id = 0;
+  Address address;
+  std::string device;
+  std::shared_ptr<TerminalLink> link;
+  std::int64_t connected_ms = 0;
+};
+
+struct Exchange::InFlight {
+  std::string message_id;
+  std::vector<TerminalId> waiters;  // terminals that repeated the client id meanwhile
+};
+
+Exchange::Exchange(registry::Registry& registry, store::Store& store, Executor loop,
+                   MetricsRegistry& metrics, ExchangeOptions options)
+    : registry_(registry),
+      store_(store),
+      loop_(std::move(loop)),
+      options_(options),
+      accepted_(metrics.GetCounter("switchboard_messages_accepted_total",
+                                   "Session messages accepted (durable)")),
+      duplicates_(metrics.GetCounter("switchboard_messages_duplicate_total",
+                                     "Sends answered from dedup with an earlier message id")),
+      delivered_(metrics.GetCounter("switchboard_messages_delivered_total",
+                                    "Message frames handed to recipient devices")),
+      acked_(metrics.GetCounter("switchboard_messages_acked_total", "Acks from recipient devices")),
+      expired_(metrics.GetCounter("switchboard_messages_expired_total",
+                                  "Messages dropped at the end of the retention period")),
+      metrics_(metrics),
+      queue_depth_(metrics.GetGauge("switchboard_queue_depth",
+                                    "Messages waiting in mailboxes for some device's ack")),
+      terminals_gauge_(metrics.GetGauge("switchboard_terminals", "Authenticated terminals")),
+      accept_latency_(metrics.GetHistogram("switchboard_accept_latency_seconds",
+                                           "From send to accepted (includes the store commit)",
+                                           LatencyBuckets())) {
+  route_selector_ = [](TerminalId, const Address&, std::string_view) { return Route{}; };
+}
+
+Exchange::~Exchange() {
+  *alive_ = false;
+}
+
+void Exchange::Load(const store::Snapshot& snapshot) {
+  for (const auto& device : snapshot.devices) {
+    if (!registry_.HasAccount(device.address))
+      continue;
+    auto& mailbox = mailboxes_[device.address];
+    if (!mailbox)
+      mailbox = std::make_unique<Mailbox>();
+    mailbox->devices.insert(device.device);
+  }
+
+  std::vector<std::string> orphans;
+  for (const auto& stored : snapshot.messages) {
+    const auto& message = stored.message;
+    last_message_seq_ = std::max(last_message_seq_, ParseMessageId(message.message_id));
+    if (!registry_.HasAccount(message.to)) {
+      orphans.push_back(message.message_id);
+      continue;
+    }
+    auto pending = std::make_shared<Pending>();
+    pending->message = message;
+    pending->expires_ms = stored.expires_ms;
+    pending->acked_devices.insert(stored.acked_devices.begin(), stored.acked_devices.end());
+    pending->delivered_sent = !stored.acked_devices.empty();
+    auto& mailbox = mailboxes_[message.to];
+    if (!mailbox)
+      mailbox = std::make_unique<Mailbox>();
+    mailbox->messages.emplace(ParseMessageId(message.message_id), std::move(pending));
+    ++queued_messages_;
+  }
+  if (!orphans.empty())
+    store_.Submit(store::DeleteMessages{std::move(orphans)}, {});
+
+  for (const auto& record : snapshot.dedup) {
+    const std::string key = DedupKey(record.sender, record.device, record.client_id);
+    const auto ts = static_cast<std::int64_t>(ParseMessageId(record.message_id) >> 16);
+    dedup_[key] = DedupEntry{record.message_id, ts};
+    dedup_expiry_.emplace_back(record.expires_ms, key);
+  }
+  std::sort(dedup_expiry_.begin(), dedup_expiry_.end());
+  queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
+  Log()->info("loaded {} waiting messages and {} dedup records", queued_messages_, dedup_.size());
+}
+
+// --- Terminals -----------------------------------------------------------------------------------
+
+void Exchange::Attach(TerminalId id, const Address& address, const std::string& device,
+                      std::shared_ptr<TerminalLink> link) {
+  auto terminal =
+      std::make_unique<Terminal>(Terminal{id, address, device, std::move(link), NowMillis()});
+  auto& mailbox = mailboxes_[address];
+  if (!mailbox)
+    mailbox = std::make_unique<Mailbox>();
+  mailbox->terminals.push_back(id);
+  RememberDevice(address, device);
+
+  // Everything this device has not acked yet, in acceptance order.
+  for (const auto& [seq, pending] : mailbox->messages) {
+    if (pending->acked_devices.count(device) == 0)
+      DeliverTo(*terminal, *pending);
+  }
+  terminals_.emplace(id, std::move(terminal));
+  terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
+  Log()->debug("[term {}] attached {} device '{}'", id, address.ToString(), device);
+}
+
+void Exchange::Detach(TerminalId id) {
+  auto it = terminals_.find(id);
+  if (it == terminals_.end())
+    return;
+  auto mailbox = mailboxes_.find(it->second->address);
+  if (mailbox != mailboxes_.end())
+    std::erase(mailbox->second->terminals, id);
+  Log()->debug("[term {}] detached {}", id, it->second->address.ToString());
+  terminals_.erase(it);
+  terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
+}
+
+void Exchange::RememberDevice(const Address& address, const std::string& device) {
+  mailboxes_[address]->devices.insert(device);
+  // Refreshing last-seen on every attach keeps an active device from being forgotten.
+  store_.Submit(store::PutDevice{store::DeviceRecord{address, device, NowMillis()}}, {});
+}
+
+std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address) const {
+  std::vector<TerminalInfo> infos;
+  auto mailbox = mailboxes_.find(address);
+  if (mailbox == mailboxes_.end())
+    return infos;
+  for (TerminalId id : mailbox->second->terminals) {
+    auto t = terminals_.find(id);
+    if (t == terminals_.end())
+      continue;
+    infos.push_back(TerminalInfo{id, t->second->device, t->second->connected_ms,
+                                 route_selector_(id, address, kChatApplication)});
+  }
+  return infos;
+}
+
+// --- Sending -------------------------------------------------------------------------------------
+
+void Exchange::Send(TerminalId id, SendRequest request) {
+  auto it = terminals_.find(id);
+  if (it == terminals_.end())
+    return;
+  Terminal& terminal = *it->second;
+
+  if (auto checked = Check(terminal, request); !checked) {
+    Reject(terminal, request.client_id, checked.error());
+    return;
+  }
+  if (AnswerDuplicate(terminal, request))
+    return;
+  Accept(terminal, std::move(request));
+}
+
+Status Exchange::Check(const Terminal& terminal, const SendRequest& request) const {
+  if (request.from != terminal.address) {
+    return MakeError(ErrorCode::kSenderMismatch,
+                     "'from' must be the identity this terminal authenticated as (" +
+                         terminal.address.ToString() + ")");
+  }
+  if (auto parties = registry_.CheckParties(request.from, request.to); !parties)
+    return parties;
+
+  auto mailbox = mailboxes_.find(request.to);
+  if (mailbox != mailboxes_.end() &&
+      mailbox->second->messages.size() + mailbox->second->in_flight >=
+          options_.account_queue_quota) {
+    return MakeError(ErrorCode::kRecipientQueueFull,
+                     "the recipient has too many messages waiting; retry later");
+  }
+  return Ok{};
+}
+
+bool Exchange::AnswerDuplicate(Terminal& terminal, const SendRequest& request) {
+  const std::string key = DedupKey(request.from, terminal.device, request.client_id);
+  if (auto done = dedup_.find(key); done != dedup_.end()) {
+    duplicates_.Inc();
+    terminal.link->Accepted(request.client_id, done->second.message_id, done->second.ts_ms, true);
+    return true;
+  }
+  if (auto pending = in_flight_.find(key); pending != in_flight_.end()) {
+    // The first copy is not durable yet: answer this one when it is.
+    duplicates_.Inc();
+    pending->second->waiters.push_back(terminal.id);
+    return true;
+  }
+  return false;
+}
+
+void Exchange::Accept(Terminal& terminal, SendRequest request) {
+  auto pending = std::make_shared<Pending>();
+  auto& message = pending->message;
+  message.message_id = NextMessageId();
+  message.ts_ms = NowMillis();
+  message.from = std::move(request.from);
+  message.to = std::move(request.to);
+  message.from_device = terminal.device;
+  message.client_id = std::move(request.client_id);
+  message.content_json = std::move(request.content_json);
+  message.app = std::move(request.app);
+  message.route = route_selector_(terminal.id, message.from, message.app);
+  pending->expires_ms = message.ts_ms + options_.retention_ms;
+  pending->sender_terminal = terminal.id;
+  pending->dedup_key = DedupKey(message.from, terminal.device, message.client_id);
+  pending->submitted = std::chrono::steady_clock::now();
+
+  auto& mailbox = mailboxes_[message.to];
+  if (!mailbox)
+    mailbox = std::make_unique<Mailbox>();
+  ++mailbox->in_flight;
+  in_flight_[pending->dedup_key] = std::make_shared<InFlight>(InFlight{message.message_id, {}});
+  Log()->debug("[term {}] {} -> {} message {} via {}", terminal.id, message.from.ToString(),
+               message.to.ToString(), message.message_id, message.route.site);
+
+  store::AppendMessage append{store::StoredMessage{message, pending->expires_ms, {}},
+                              message.ts_ms + options_.dedup_window_ms};
+  // The completion runs on the store thread; `alive_` tells whether the exchange still exists when
+  // the hop to the loop thread lands (it may not during shutdown).
+  store_.Submit(std::move(append), [this, alive = alive_, pending](Status status) {
+    loop_([this, alive, pending, status = std::move(status)] {
+      if (*alive)
+        OnDurable(pending, status);
+    });
+  });
+}
+
+void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status) {
+  const auto& message = pending->message;
+  std::shared_ptr<InFlight> in_flight = in_flight_[pending->dedup_key];
+  in_flight_.erase(pending->dedup_key);
+  auto& mailbox = mailboxes_[message.to];
+  if (!mailbox)
+    mailbox = std::make_unique<Mailbox>();
+  --mailbox->in_flight;
+
+  std::vector<TerminalId> askers{pending->sender_terminal};
+  if (in_flight)
+    askers.insert(askers.end(), in_flight->waiters.begin(), in_flight->waiters.end());
+
+  if (!status) {
+    const Error error = status.error();
+    for (TerminalId id : askers) {
+      if (auto t = terminals_.find(id); t != terminals_.end()) {
+        Reject(*t->second, message.client_id, error);
+      }
+    }
+    return;
+  }
+
+  accepted_.Inc();
+  accept_latency_.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->submitted).count());
+  dedup_[pending->dedup_key] = DedupEntry{message.message_id, message.ts_ms};
+  dedup_expiry_.emplace_back(message.ts_ms + options_.dedup_window_ms, pending->dedup_key);
+  for (std::size_t i = 0; i < askers.size(); ++i) {
+    if (auto t = terminals_.find(askers[i]); t != terminals_.end()) {
+      t->second->link->Accepted(message.client_id, message.message_id, message.ts_ms, i > 0);
+    }
+  }
+
+  // The recipient account may have been removed while the message was being stored.
+  if (!registry_.HasAccount(message.to)) {
+    store_.Submit(store::DeleteMessages{{message.message_id}}, {});
+    return;
+  }
+  mailbox->messages.emplace(ParseMessageId(message.message_id), pending);
+  ++queued_messages_;
+  queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
+  FanOut(pending);
+}
+
+void Exchange::FanOut(const std::shared_ptr<Pending>& pending) {
+  auto mailbox = mailboxes_.find(pending->message.to);
+  if (mailbox == mailboxes_.end())
+    return;
+  for (TerminalId id : mailbox->second->terminals) {
+    if (auto t = terminals_.find(id); t != terminals_.end())
+      DeliverTo(*t->second, *pending);
+  }
+}
+
+void Exchange::DeliverTo(Terminal& terminal, const Pending& pending) {
+  const registry::Platform* sender_platform = registry_.Find(pending.message.from.platform);
+  const std::string_view platform_name =
+      sender_platform != nullptr ? std::string_view(sender_platform->name) : std::string_view();
+  terminal.link->Deliver(pending.message, platform_name);
+  delivered_.Inc();
+}
+
+void Exchange::Reject(Terminal& terminal, const std::string& client_id, const Error& error) {
+  metrics_
+      .GetCounter("switchboard_messages_rejected_total", "Sends refused, by code",
+                  {{"code", std::string(ErrorCodeName(error.code))}})
+      .Inc();
+  Log()->debug("[term {}] {} rejected {}: {}", terminal.id, terminal.address.ToString(), client_id,
+               ErrorCodeName(error.code));
+  terminal.link->Rejected(client_id, error);
+}
+
+std::string Exchange::NextMessageId() {
+  const auto now = static_cast<std::uint64_t>(NowMillis()) << 16;
+  last_message_seq_ = std::max(last_message_seq_ + 1, now);
+  return FormatMessageId(last_message_seq_);
+}
+
+// --- Acks and receipts ---------------------------------------------------------------------------
+
+void Exchange::Ack(TerminalId id, const std::string& message_id) {
+  auto it = terminals_.find(id);
+  if (it == terminals_.end())
+    return;
+  const Terminal& terminal = *it->second;
+  auto mailbox = mailboxes_.find(terminal.address);
+  if (mailbox == mailboxes_.end())
+    return;
+  auto& messages = mailbox->second->messages;
+  auto found = messages.find(ParseMessageId(message_id));
+  if (found == messages.end() || found->second->message.message_id != message_id)
+    return;
+
+  Pending& pending = *found->second;
+  if (!pending.acked_devices.insert(terminal.device).second)
+    return;
+  acked_.Inc();
+  if (!pending.delivered_sent) {
+    pending.delivered_sent = true;
+    SendReceipt(pending.message.from, pending.message.client_id, message_id,
+                ReceiptStatus::kDelivered);
+  }
+
+  const auto& devices = mailbox->second->devices;
+  const bool all_acked = std::all_of(devices.begin(), devices.end(), [&](const std::string& d) {
+    return pending.acked_devices.count(d) != 0;
+  });
+  if (all_acked) {
+    Finish(*mailbox->second, message_id);
+  } else {
+    store_.Submit(store::AckMessage{message_id, terminal.device}, {});
+  }
+}
+
+void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
+  auto found = mailbox.messages.find(ParseMessageId(message_id));
+  if (found == mailbox.messages.end())
+    return;
+  const Pending& pending = *found->second;
+
+  // Remember the sender for a read mark that may still come.
+  finished_[message_id] =
+      ReceiptTarget{pending.message.from, pending.message.client_id, pending.read_sent};
+  finished_order_.push_back(message_id);
+  while (finished_order_.size() > options_.receipt_memory) {
+    finished_.erase(finished_order_.front());
+    finished_order_.pop_front();
+  }
+
+  mailbox.messages.erase(found);
+  --queued_messages_;
+  queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
+  store_.Submit(store::DeleteMessages{{message_id}}, {});
+}
+
+void Exchange::Read(TerminalId id, const std::string& message_id) {
+  auto it = terminals_.find(id);
+  if (it == terminals_.end())
+    return;
+  const Terminal& terminal = *it->second;
+
+  auto mailbox = mailboxes_.find(terminal.address);
+  if (mailbox != mailboxes_.end()) {
+    auto found = mailbox->second->messages.find(ParseMessageId(message_id));
+    if (found != mailbox->second->messages.end() &&
+        found->second->message.message_id == message_id) {
+      Pending& pending = *found->second;
+      if (pending.read_sent)
+        return;
+      pending.read_sent = true;
+      SendReceipt(pending.message.from, pending.message.client_id, message_id,
+                  ReceiptStatus::kRead);
+      return;
+    }
+  }
+  auto done = finished_.find(message_id);
+  if (done == finished_.end() || done->second.read_sent)
+    return;
+  done->second.read_sent = true;
+  SendReceipt(done->second.sender, done->second.client_id, message_id, ReceiptStatus::kRead);
+}
+
+void Exchange::SendReceipt(const Address& sender, const std::string& client_id,
+                           const std::string& message_id, ReceiptStatus status) {
+  // TODO(delivery): receipts reach only the sender's connected terminals; a sender offline at
+  // that moment misses them, because receipts are not stored.
+  auto mailbox = mailboxes_.find(sender);
+  if (mailbox == mailboxes_.end())
+    return;
+  for (TerminalId id : mailbox->second->terminals) {
+    if (auto t = terminals_.find(id); t != terminals_.end()) {
+      t->second->link->Receipt(client_id, message_id, status);
+    }
+  }
+}
+
+// --- Expiry and removal --------------------------------------------------------------------------
+
+void Exchange::Sweep(std::int64_t now_ms) {
+  for (auto& [address, mailbox] : mailboxes_) {
+    std::erase_if(mailbox->messages, [&](const auto& entry) {
+      if (entry.second->expires_ms > now_ms)
+        return false;
+      expired_.Inc();
+      --queued_messages_;
+      return true;
+    });
+  }
+  while (!dedup_expiry_.empty() && dedup_expiry_.front().first <= now_ms) {
+    dedup_.erase(dedup_expiry_.front().second);
+    dedup_expiry_.pop_front();
+  }
+  queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
+  store_.Submit(store::Expire{now_ms, now_ms - options_.retention_ms}, {});
+}
+
+void Exchange::DropAccount(const Address& address, const Error& why) {
+  auto mailbox = mailboxes_.find(address);
+  if (mailbox == mailboxes_.end())
+    return;
+  // Disconnect() may call back into Detach(), which edits the terminal list: work on a copy.
+  const std::vector<TerminalId> connected = mailbox->second->terminals;
+  for (TerminalId id : connected) {
+    if (auto t = terminals_.find(id); t != terminals_.end())
+      t->second->link->Disconnect(why);
+  }
+  mailbox = mailboxes_.find(address);
+  if (mailbox == mailboxes_.end())
+    return;
+  queued_messages_ -= mailbox->second->messages.size();
+  mailbox->second->messages.clear();
+  queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
+  if (mailbox->second->in_flight == 0)
+    mailboxes_.erase(mailbox);
+}
+
+void Exchange::OnPlatformDeregistered(const std::string& platform_id) {
+  std::vector<Address> affected;
+  for (const auto& [address, mailbox] : mailboxes_) {
+    if (address.platform == platform_id)
+      affected.push_back(address);
+  }
+  const Error why = MakeError(ErrorCode::kPlatformNotRegistered, "the platform was deregistered");
+  for (const auto& address : affected)
+    DropAccount(address, why);
+}
+
+void Exchange::OnAccountsRemoved(const std::string& platform_id,
+                                 const std::vector<std::string>& accounts) {
+  const Error why = MakeError(ErrorCode::kSenderNotRegistered, "the account was removed");
+  for (const auto& account : accounts)
+    DropAccount(Address{platform_id, account}, why);
+}
+
+}  // namespace sb::delivery

@@ -1,0 +1,159 @@
+// The exchange's delivery core: connected terminals, the mailbox of every recipient account,
+// acceptance of session messages, fan-out to every device, acks, receipts, dedup and expiry.
+//
+// The path of one message: Send() checks that `from` is the terminal's own identity and runs the
+// registry's four-part check, looks up a repeated client id, picks the route, and appends the
+// message to the store. When the store reports it durable, the sender gets `accepted`, the message
+// joins the recipient's mailbox and goes to each connected device of the recipient account. A
+// device's `ack` marks the message delivered for that device; the sender's terminals get a
+// `delivered` receipt on the first ack and a `read` receipt on the first read mark. A message
+// leaves the mailbox (and the store) once every known device of the account acked it, or when the
+// retention period ends.
+//
+// Ordering: messages are appended to the store in the order Send() is called and the store
+// completes them in that order, so each mailbox, and each sender-recipient pair, keeps acceptance
+// order; a device receives its mailbox in that order on connect and new messages after it.
+//
+// Thread-safety: single-threaded. Every call, and every TerminalLink call the exchange makes,
+// happens on the loop thread; store completions are brought back there through the Executor.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/executor.h"
+#include "core/message.h"
+#include "core/metrics.h"
+#include "delivery/terminal_link.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+namespace sb::delivery {
+
+struct ExchangeOptions {
+  std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  std::size_t account_queue_quota = 100000;  // messages waiting for one account
+  std::int64_t dedup_window_ms = 24LL * 3600 * 1000;
+  // How many finished messages are remembered for late read marks.
+  std::size_t receipt_memory = 100000;
+};
+
+// Picks the egress route of a message from its sender terminal and application id.
+using RouteSelector =
+    std::function<Route(std::uint64_t terminal_id, const Address& sender, std::string_view app)>;
+
+using TerminalId = std::uint64_t;
+
+// A session message as a terminal asked to send it, before any checks.
+struct SendRequest {
+  std::string client_id;
+  Address from;
+  Address to;
+  std::string content_json;
+  std::string app;
+};
+
+class Exchange : public registry::RegistryObserver {
+ public:
+  Exchange(registry::Registry& registry, store::Store& store, Executor loop,
+           MetricsRegistry& metrics, ExchangeOptions options);
+  ~Exchange() override;
+
+  // Seeds mailboxes, devices and dedup records from the store's snapshot.
+  void Load(const store::Snapshot& snapshot);
+  void SetRouteSelector(RouteSelector selector) { route_selector_ = std::move(selector); }
+
+  // A terminal authenticated as `address` on `device`. Everything waiting in the account's mailbox
+  // that this device has not acked is delivered at once. The link must stay valid until Detach().
+  void Attach(TerminalId id, const Address& address, const std::string& device,
+              std::shared_ptr<TerminalLink> link);
+  void Detach(TerminalId id);
+
+  void Send(TerminalId id, SendRequest request);
+  void Ack(TerminalId id, const std::string& message_id);
+  void Read(TerminalId id, const std::string& message_id);
+
+  // Drops expired messages and dedup records; call periodically.
+  void Sweep(std::int64_t now_ms);
+
+  std::size_t TerminalCount() const { return terminals_.size(); }
+  std::size_t QueuedMessages() const { return queued_messages_; }
+  struct TerminalInfo {
+    TerminalId id = 0;
+    std::string device;
+    std::int64_t connected_ms = 0;
+    Route route;  // the egress that a chat message from it would take now
+  };
+  // The connected terminals of one account, for admin views.
+  std::vector<TerminalInfo> TerminalsOf(const Address& address) const;
+
+  // registry::RegistryObserver
+  void OnPlatformDeregistered(const std::string& platform_id) override;
+  void OnAccountsRemoved(const std::string& platform_id,
+                         const std::vector<std::string>& accounts) override;
+
+ private:
+  struct Pending;
+  struct Mailbox;
+  struct Terminal;
+  struct InFlight;
+
+  Status Check(const Terminal& terminal, const SendRequest& request) const;
+  bool AnswerDuplicate(Terminal& terminal, const SendRequest& request);
+  void Accept(Terminal& terminal, SendRequest request);
+  void OnDurable(const std::shared_ptr<Pending>& pending, Status status);
+  void FanOut(const std::shared_ptr<Pending>& pending);
+  void DeliverTo(Terminal& terminal, const Pending& pending);
+  void Finish(Mailbox& mailbox, const std::string& message_id);
+  void SendReceipt(const Address& sender, const std::string& client_id,
+                   const std::string& message_id, ReceiptStatus status);
+  void RememberDevice(const Address& address, const std::string& device);
+  void DropAccount(const Address& address, const Error& why);
+  void Reject(Terminal& terminal, const std::string& client_id, const Error& error);
+  std::string NextMessageId();
+
+  registry::Registry& registry_;
+  store::Store& store_;
+  Executor loop_;
+  ExchangeOptions options_;
+  RouteSelector route_selector_;
+
+  std::unordered_map<TerminalId, std::unique_ptr<Terminal>> terminals_;
+  std::unordered_map<Address, std::unique_ptr<Mailbox>, AddressHash> mailboxes_;
+  struct DedupEntry {
+    std::string message_id;
+    std::int64_t ts_ms = 0;
+  };
+  std::unordered_map<std::string, DedupEntry> dedup_;  // dedup key -> what was accepted
+  std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight_;  // by dedup key
+  std::deque<std::pair<std::int64_t, std::string>> dedup_expiry_;         // (expires, key) in order
+  struct ReceiptTarget {
+    Address sender;
+    std::string client_id;
+    bool read_sent = false;
+  };
+  std::unordered_map<std::string, ReceiptTarget> finished_;  // message id -> sender, for reads
+  std::deque<std::string> finished_order_;
+  std::size_t queued_messages_ = 0;
+  std::uint64_t last_message_seq_ = 0;
+  // Shared with store completions, which may outlive the exchange during shutdown.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  Counter& accepted_;
+  Counter& duplicates_;
+  Counter& delivered_;
+  Counter& acked_;
+  Counter& expired_;
+  MetricsRegistry& metrics_;
+  Gauge& queue_depth_;
+  Gauge& terminals_gauge_;
+  Histogram& accept_latency_;
+};
+
+}  // namespace sb::delivery

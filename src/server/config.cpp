@@ -1,0 +1,96 @@
+#include "server/config.h"
+
+#include <toml++/toml.h>
+
+#include <stdexcept>
+
+namespace sb::server {
+namespace {
+
+template <typename T>
+void Read(const toml::table& table, std::string_view section, std::string_view key, T& out) {
+  const toml::node* node =
+      section.empty() ? table.get(key)
+                      : table.at_path(std::string(section) + "." + std::string(key)).node();
+  if (node == nullptr)
+    return;
+  const std::string where =
+      section.empty() ? std::string(key) : std::string(section) + "." + std::string(key);
+  if constexpr (std::is_same_v<T, std::string>) {
+    auto v = node->value<std::string>();
+    if (!v)
+      throw std::runtime_error("config: '" + where + "' must be a string");
+    out = *v;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    auto v = node->value<bool>();
+    if (!v)
+      throw std::runtime_error("config: '" + where + "' must be true or false");
+    out = *v;
+  } else {
+    auto v = node->value<std::int64_t>();
+    if (!v || *v < 0)
+      throw std::runtime_error("config: '" + where + "' must be a non-negative integer");
+    out = static_cast<T>(*v);
+  }
+}
+
+}  // namespace
+
+Config LoadConfigFile(const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error("config " + path + ": " + std::string(e.description()));
+  }
+
+  Config config;
+  std::string listen;
+  Read(table, "", "listen", listen);
+  if (!listen.empty())
+    SetListen(config, listen);
+  Read(table, "", "data", config.data_dir);
+  Read(table, "", "log_level", config.log_level);
+  Read(table, "limits", "max_frame_bytes", config.max_frame_bytes);
+  Read(table, "limits", "max_body_bytes", config.max_body_bytes);
+  Read(table, "limits", "hello_timeout_ms", config.hello_timeout_ms);
+  Read(table, "store", "durable", config.durable);
+  Read(table, "delivery", "retention_s", config.retention_s);
+  Read(table, "delivery", "account_queue_quota", config.account_queue_quota);
+  Read(table, "delivery", "dedup_window_s", config.dedup_window_s);
+  Read(table, "auth", "clock_skew_s", config.clock_skew_s);
+  Read(table, "main", "site", config.main_route.site);
+  Read(table, "main", "dnai", config.main_route.dnai);
+  Read(table, "main", "psa", config.main_route.psa);
+
+  if (config.max_frame_bytes < 1024)
+    throw std::runtime_error("config: limits.max_frame_bytes must be at least 1024");
+  if (config.retention_s == 0)
+    throw std::runtime_error("config: delivery.retention_s must be positive");
+  return config;
+}
+
+void SetListen(Config& config, const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    throw std::runtime_error("listen address '" + listen + "' must be HOST:PORT");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  const std::string port = listen.substr(colon + 1);
+  std::size_t used = 0;
+  unsigned long value = 0;
+  try {
+    value = std::stoul(port, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != port.size() || value > 65535) {
+    throw std::runtime_error("listen port '" + port + "' must be a number from 0 to 65535");
+  }
+  config.listen_host = host;
+  config.listen_port = static_cast<std::uint16_t>(value);
+}
+
+}  // namespace sb::server

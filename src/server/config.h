@@ -1,0 +1,65 @@
+// The exchange's configuration: a TOML file, then command-line overrides.
+//
+//   listen = "127.0.0.1:8080"        # HOST:PORT; port 0 picks a free one
+//   data = "switchboard-data"        # folder of the store and the operator token
+//   log_level = "info"               # trace, debug, info, warn, error
+//
+//   [limits]
+//   max_frame_bytes = 131072         # largest terminal frame
+//   max_body_bytes = 33554432        # largest HTTP body
+//   hello_timeout_ms = 10000         # time a new connection has to say hello
+//
+//   [store]
+//   durable = true                   # false: no fsync at commit (for measurements only)
+//
+//   [delivery]
+//   retention_s = 604800             # how long a message waits for its devices
+//   account_queue_quota = 100000     # messages waiting for one account at most
+//   dedup_window_s = 86400           # how long a client id is remembered
+//
+//   [auth]
+//   clock_skew_s = 60                # tolerance on token exp and iat
+//
+//   [main]                           # the main anchor, the route when nothing is offloaded
+//   site = "main"
+//   dnai = ""
+//   psa = "psa-main"
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/message.h"
+
+namespace sb::server {
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string data_dir = "switchboard-data";
+  std::string log_level = "info";
+  std::string port_file;  // when set, the bound port is written there once listening
+
+  std::size_t max_frame_bytes = 128 * 1024;
+  std::size_t max_body_bytes = 32 * 1024 * 1024;
+  std::int64_t hello_timeout_ms = 10000;
+
+  bool durable = true;
+
+  std::int64_t retention_s = 7 * 24 * 3600;
+  std::size_t account_queue_quota = 100000;
+  std::int64_t dedup_window_s = 24 * 3600;
+
+  std::int64_t clock_skew_s = 60;
+
+  Route main_route{"main", "", "", "psa-main"};
+};
+
+// Reads a TOML file over the defaults; throws std::runtime_error naming the file, key and problem.
+Config LoadConfigFile(const std::string& path);
+
+// Parses "HOST:PORT" or "[V6]:PORT" into the config; throws std::runtime_error when malformed.
+void SetListen(Config& config, const std::string& listen);
+
+}  // namespace sb::server

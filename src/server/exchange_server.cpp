@@ -1,0 +1,210 @@
+#include "server/exchange_server.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "api/http_api.h"
+#include "api/terminal_gateway.h"
+#include "auth/secret.h"
+#include "core/clock.h"
+#include "core/metrics.h"
+#include "delivery/exchange.h"
+#include "net/event_loop.h"
+#include "net/server.h"
+#include "registry/registry.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace sb::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr auto kSweepInterval = std::chrono::seconds(60);
+constexpr auto kDrainPoll = std::chrono::milliseconds(50);
+constexpr int kDrainPolls = 60;  // three seconds for connections to close after shutdown starts
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto logger = [] {
+    auto l = spdlog::get("server");
+    return l ? l : spdlog::default_logger()->clone("server");
+  }();
+  return logger;
+}
+
+// Routes the listener's callbacks: HTTP to the API, WebSocket to the terminal gateway.
+class Frontend : public net::Handler {
+ public:
+  Frontend(api::HttpApi& http, api::TerminalGateway& gateway) : http_(http), gateway_(gateway) {}
+
+  void OnHttp(net::HttpRequest request, net::Respond respond) override {
+    http_.Handle(std::move(request), std::move(respond));
+  }
+  void OnWsOpen(const std::shared_ptr<net::WsConnection>& conn) override { gateway_.OnOpen(conn); }
+  void OnWsText(const std::shared_ptr<net::WsConnection>& conn, std::string_view text) override {
+    gateway_.OnText(conn, text);
+  }
+  void OnWsRefused(const std::shared_ptr<net::WsConnection>& conn, net::WsRefusal why) override {
+    gateway_.OnRefused(conn, why);
+  }
+  void OnWsClose(const std::shared_ptr<net::WsConnection>& conn) override {
+    gateway_.OnClose(conn);
+  }
+
+ private:
+  api::HttpApi& http_;
+  api::TerminalGateway& gateway_;
+};
+
+void WritePortFile(const std::string& path, std::uint16_t port) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << port << "\n";
+    if (!out)
+      throw std::runtime_error("cannot write port file " + temp);
+  }
+  fs::rename(temp, path);
+}
+
+std::string ReadFirstLine(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+}  // namespace
+
+std::string ResolveOperatorToken(const std::string& data_dir) {
+  if (const char* env = std::getenv("SWITCHBOARD_OPERATOR_TOKEN"); env != nullptr && *env != 0) {
+    Log()->info("operator token taken from SWITCHBOARD_OPERATOR_TOKEN");
+    return env;
+  }
+  const fs::path path = fs::path(data_dir) / "operator-token";
+  if (fs::exists(path)) {
+    std::string token = ReadFirstLine(path);
+    if (token.empty())
+      throw std::runtime_error(path.string() + " is empty");
+    return token;
+  }
+
+  const std::string token = auth::RandomCredential("sbo_");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0)
+    throw std::runtime_error("cannot create " + path.string());
+  const std::string line = token + "\n";
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::fsync(fd);
+  ::close(fd);
+  if (!written)
+    throw std::runtime_error("cannot write " + path.string());
+  Log()->info("operator token created in {} (mode 0600)", path.string());
+  return token;
+}
+
+int RunExchange(const Config& config) {
+  fs::create_directories(config.data_dir);
+  const std::string operator_token = ResolveOperatorToken(config.data_dir);
+
+  MetricsRegistry metrics;
+  net::EventLoop loop;
+  Executor post = [&loop](std::function<void()> task) { loop.Post(std::move(task)); };
+
+  // 1. The store, and memory seeded from it.
+  auto store = store::OpenSqliteStore(
+      {(fs::path(config.data_dir) / "switchboard.db").string(), config.durable}, metrics);
+  const store::Snapshot snapshot = store->Load();
+
+  registry::Registry registry(*store, post, metrics);
+  registry.SetClockSkew(config.clock_skew_s);
+  registry.Load(snapshot);
+
+  delivery::ExchangeOptions exchange_options;
+  exchange_options.retention_ms = config.retention_s * 1000;
+  exchange_options.account_queue_quota = config.account_queue_quota;
+  exchange_options.dedup_window_ms = config.dedup_window_s * 1000;
+  delivery::Exchange exchange(registry, *store, post, metrics, exchange_options);
+  exchange.Load(snapshot);
+  registry.SetObserver(&exchange);
+  const Route main_route = config.main_route;
+  exchange.SetRouteSelector(
+      [main_route](delivery::TerminalId, const Address&, std::string_view) { return main_route; });
+
+  // 2. The APIs and the listener.
+  api::HttpApi http(registry, exchange, metrics, api::HttpApiOptions{operator_token});
+  api::TerminalGateway gateway(
+      loop, registry, exchange, metrics,
+      api::GatewayOptions{std::chrono::milliseconds(config.hello_timeout_ms)});
+  Frontend frontend(http, gateway);
+  net::ServerOptions server_options;
+  server_options.host = config.listen_host;
+  server_options.port = config.listen_port;
+  server_options.max_frame_bytes = config.max_frame_bytes;
+  server_options.max_body_bytes = config.max_body_bytes;
+  net::Server server(loop, server_options, frontend);
+
+  auto sweep = loop.Schedule(
+      kSweepInterval,
+      [&] {
+        const std::int64_t now = NowMillis();
+        exchange.Sweep(now);
+        registry.ExpireEnrollments(now);
+      },
+      true);
+
+  // 3. Graceful shutdown: the store's flush runs on its own thread so that the loop keeps sending
+  // the `accepted` answers that the flush produces.
+  std::thread flusher;
+  int drain_polls = 0;
+  std::unique_ptr<net::Timer> drain_timer;
+  loop.OnTerminationSignal([&](int signal) {
+    if (flusher.joinable())
+      return;
+    Log()->info("signal {}: draining", signal);
+    server.StopAccepting();
+    http.SetReady(false);
+    flusher = std::thread([&] {
+      store->Flush();
+      loop.Post([&] {
+        server.Shutdown();
+        drain_timer = loop.Schedule(
+            kDrainPoll,
+            [&] {
+              if (server.ConnectionCount() == 0 || ++drain_polls >= kDrainPolls)
+                loop.Stop();
+            },
+            true);
+      });
+    });
+  });
+
+  server.Start();
+  if (!config.port_file.empty())
+    WritePortFile(config.port_file, server.port());
+  Log()->info("listening on {}:{} (data in {})", config.listen_host, server.port(),
+              config.data_dir);
+  std::printf("switchboard listening on http://%s:%u\n", config.listen_host.c_str(),
+              static_cast<unsigned>(server.port()));
+  std::fflush(stdout);
+
+  loop.Run();
+
+  if (flusher.joinable())
+    flusher.join();
+  drain_timer.reset();
+  sweep.reset();
+  store->Close();
+  Log()->info("stopped");
+  return 0;
+}
+
+}  // namespace sb::server
