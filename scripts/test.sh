@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds Switchboard and runs every test: unit, integration (the real binary over HTTP and
+# WebSocket) and the Node.js interoperability client. Installs what it needs first.
+#
+#   ./scripts/test.sh                 # debug build
+#   SWITCHBOARD_PRESET=sanitize ./scripts/test.sh   # with AddressSanitizer and UBSan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+preset=${SWITCHBOARD_PRESET:-debug}
+
+if [[ -f tests/interop/package-lock.json ]]; then
+  (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
+ctest --preset "$preset" -j2 --timeout 600
