@@ -251,7 +251,8 @@ void Registry::Register(Registration registration, Done<Registered> done) {
           Registered result{platform->id, platform->name, api_key, platform->accounts.size()};
           platform_by_key_hash_[platform->key_hash] = platform->id;
           accounts_gauge_.Add(static_cast<std::int64_t>(platform->accounts.size()));
-          platforms_.emplace(platform->id, std::make_unique<Platform>(std::move(*platform)));
+          const std::string id = platform->id;
+          platforms_.emplace(id, std::make_unique<Platform>(std::move(*platform)));
           platforms_gauge_.Set(static_cast<std::int64_t>(platforms_.size()));
           registrations_.Inc();
           Log()->info("platform {} registered as '{}' with {} accounts", result.platform_id,

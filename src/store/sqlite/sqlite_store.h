@@ -4,8 +4,14 @@
 // them in one transaction, commits, and only then runs their completions. With `durable` set the
 // commit syncs the WAL (synchronous=FULL), so one fsync covers a whole batch; without it SQLite
 // does not sync (synchronous=OFF), for measurements with durability off.
+//
+// Thread-safety: as the Store contract says. Completions run on the writer thread, so they must
+// not call Flush() or Close() (the writer would wait for itself); Submit() from a completion is
+// fine. A Submit() after Close() runs its completion at once, on the caller's thread, with
+// kUnavailable: nothing is dropped silently.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -18,6 +24,10 @@ struct SqliteOptions {
   std::string path;  // the database file; its folder must exist
   bool durable = true;
   std::size_t max_batch = 4096;
+  // 0 = unlimited. A limit (in pages of the database file) makes the store run out of space once
+  // the file would grow past it, as a full disk would; tests use it to exercise failed commits,
+  // because permissions do not stop a process running as root.
+  std::int64_t max_page_count = 0;
 };
 
 // Opens (creating when absent) the database and its schema; throws std::runtime_error on failure.

@@ -1,0 +1,102 @@
+// Private to src/net: what the listener and the HTTP and WebSocket sessions share.
+//
+// Threading: everything here lives on the server's EventLoop thread; nothing is locked. The one
+// exception is ServerCore::live, which ConnectionCount() may read from any thread.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "net/server.h"
+
+namespace sb::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// The byte stream under HTTP and WebSocket. The one place that names it: TLS wraps this type.
+using Transport = beast::tcp_stream;
+
+// A request as read off the wire; also what a WebSocket handshake starts from.
+using WireRequest = http::request<http::string_body>;
+
+// The Server header on every HTTP response and WebSocket handshake.
+inline constexpr char kServerName[] = "switchboard";
+
+// Completion token that turns errors into a returned error_code instead of an exception: on the
+// network path a failed operation is an ordinary outcome.
+inline constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// The logger named "net": the application's when it registered one before the first use, else a
+// clone of the default logger.
+spdlog::logger& NetLogger();
+
+// The completion of a detached coroutine. Sessions catch what they expect; an exception that still
+// escapes is a bug, logged here rather than thrown out of EventLoop::Run().
+struct LogUnexpected {
+  void operator()(std::exception_ptr error) const;
+};
+
+// {"error":{"code":..,"message":..}} as the contract spells every error.
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message);
+
+// One live connection as the server sees it, for Shutdown() and the server's destructor.
+class Session {
+ public:
+  virtual ~Session() = default;
+
+  // Closes gracefully: a WebSocket gets 1001 "going away" after what is queued; an HTTP
+  // connection finishes the request in hand, if any, then closes.
+  virtual void GoAway() = 0;
+  // Closes at once. A WebSocket's OnWsClose runs before Abort() returns.
+  virtual void Abort() = 0;
+};
+
+// The listener and the registry of live sessions. Sessions hold it by shared_ptr, so it outlives
+// the Server object; `handler` is cleared when the Server is destroyed so that no callback reaches
+// a handler that may be gone.
+struct ServerCore {
+  ServerCore(asio::io_context& io, ServerOptions options, Handler& handler);
+
+  void Register(std::uint64_t id, std::weak_ptr<Session> session);
+  void Unregister(std::uint64_t id);
+
+  asio::io_context& io;
+  const ServerOptions options;
+  Handler* handler;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_backoff;
+  std::uint16_t port = 0;
+  bool accepting = false;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::atomic<std::size_t> live{0};
+};
+
+// Serves HTTP on an accepted connection until it closes or upgrades to a WebSocket.
+void StartHttpSession(std::shared_ptr<ServerCore> core, tcp::socket socket, std::uint64_t id,
+                      std::string remote);
+
+// Completes the WebSocket handshake for `upgrade` (already read from `stream`) and serves the
+// connection. Keeps the id the connection had as an HTTP session.
+void StartWsSession(std::shared_ptr<ServerCore> core, Transport stream, WireRequest upgrade,
+                    std::uint64_t id, std::string remote);
+
+}  // namespace sb::net
