@@ -19,31 +19,26 @@ const json::string* StringMember(const json::object& object, std::string_view ke
 std::optional<Address> ReadAddress(const json::object& frame, std::string_view key) {
   const json::value* v = frame.if_contains(key);
   const json::object* object = v != nullptr ? v->if_object() : nullptr;
-  if (object == nullptr)
-    return std::nullopt;
+  if (object == nullptr) return std::nullopt;
   const json::string* platform = StringMember(*object, "platform");
   const json::string* account = StringMember(*object, "account");
-  if (platform == nullptr || account == nullptr)
-    return std::nullopt;
+  if (platform == nullptr || account == nullptr) return std::nullopt;
   return Address{std::string(*platform), std::string(*account)};
 }
 
 bool IsValidAppId(std::string_view app) {
-  if (app.empty() || app.size() > kMaxAppIdBytes)
-    return false;
+  if (app.empty() || app.size() > kMaxAppIdBytes) return false;
   for (char c : app) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                     c == '.' || c == '-' || c == '_';
-    if (!ok)
-      return false;
+    if (!ok) return false;
   }
   return true;
 }
 
 Result<std::string> ContentApp(const json::object& content) {
   const json::string* type = StringMember(content, "type");
-  if (type == nullptr)
-    return MakeError(ErrorCode::kBadFrame, "content needs a string 'type'");
+  if (type == nullptr) return MakeError(ErrorCode::kBadFrame, "content needs a string 'type'");
   if (*type == "text") {
     if (StringMember(content, "text") == nullptr) {
       return MakeError(ErrorCode::kBadFrame, "text content needs a string 'text'");
@@ -63,8 +58,7 @@ Result<std::string> ContentApp(const json::object& content) {
 
 ClientFrame DecodeHello(const json::object& frame) {
   const json::string* token = StringMember(frame, "token");
-  if (token == nullptr)
-    return BadFrame("hello needs a string 'token'");
+  if (token == nullptr) return BadFrame("hello needs a string 'token'");
   const json::string* device = StringMember(frame, "device");
   std::string device_id = device != nullptr ? std::string(*device) : std::string("default");
   if (device_id.empty() || device_id.size() > kMaxDeviceBytes || !IsValidAccount(device_id)) {
@@ -91,8 +85,7 @@ ClientFrame DecodeSend(const json::object& frame) {
     return BadFrame("send needs a 'content' object", client_id);
   }
   auto app = ContentApp(content->get_object());
-  if (!app)
-    return FrameError{app.error(), client_id};
+  if (!app) return FrameError{app.error(), client_id};
   return SendFrame{std::move(client_id), std::move(*from), std::move(*to),
                    json::serialize(*content), std::move(app).value()};
 }
@@ -100,16 +93,14 @@ ClientFrame DecodeSend(const json::object& frame) {
 template <typename Frame>
 ClientFrame DecodeMessageRef(const json::object& frame, std::string_view type) {
   const json::string* id = StringMember(frame, "message_id");
-  if (id == nullptr)
-    return BadFrame(std::string(type) + " needs a string 'message_id'");
+  if (id == nullptr) return BadFrame(std::string(type) + " needs a string 'message_id'");
   return Frame{std::string(*id)};
 }
 
 ClientFrame DecodeLocation(const json::object& frame) {
   const json::string* tai = StringMember(frame, "tai");
   const json::string* cell = StringMember(frame, "cell");
-  if (tai == nullptr || cell == nullptr)
-    return BadFrame("location needs 'tai' and 'cell' strings");
+  if (tai == nullptr || cell == nullptr) return BadFrame("location needs 'tai' and 'cell' strings");
   return LocationFrame{std::string(*tai), std::string(*cell)};
 }
 
@@ -122,33 +113,24 @@ json::object AddressObject(const Address& address) {
 ClientFrame DecodeClientFrame(std::string_view text) {
   json::error_code ec;
   json::value value = json::parse(text, ec);
-  if (ec)
-    return BadFrame("the frame is not valid JSON: " + ec.message());
+  if (ec) return BadFrame("the frame is not valid JSON: " + ec.message());
   const json::object* frame = value.if_object();
-  if (frame == nullptr)
-    return BadFrame("a frame must be a JSON object");
+  if (frame == nullptr) return BadFrame("a frame must be a JSON object");
   const json::string* type = StringMember(*frame, "type");
-  if (type == nullptr)
-    return BadFrame("a frame needs a string 'type'");
+  if (type == nullptr) return BadFrame("a frame needs a string 'type'");
 
-  if (*type == "send")
-    return DecodeSend(*frame);
-  if (*type == "ack")
-    return DecodeMessageRef<AckFrame>(*frame, "ack");
-  if (*type == "read")
-    return DecodeMessageRef<ReadFrame>(*frame, "read");
-  if (*type == "hello")
-    return DecodeHello(*frame);
-  if (*type == "location")
-    return DecodeLocation(*frame);
+  if (*type == "send") return DecodeSend(*frame);
+  if (*type == "ack") return DecodeMessageRef<AckFrame>(*frame, "ack");
+  if (*type == "read") return DecodeMessageRef<ReadFrame>(*frame, "read");
+  if (*type == "hello") return DecodeHello(*frame);
+  if (*type == "location") return DecodeLocation(*frame);
   return BadFrame("unknown frame type '" + std::string(*type) + "'");
 }
 
 Result<std::string> ValidateContent(std::string_view content_json) {
   json::error_code ec;
   json::value value = json::parse(content_json, ec);
-  if (ec || !value.is_object())
-    return MakeError(ErrorCode::kBadFrame, "content must be an object");
+  if (ec || !value.is_object()) return MakeError(ErrorCode::kBadFrame, "content must be an object");
   return ContentApp(value.get_object());
 }
 
@@ -165,8 +147,7 @@ std::string EncodeAccepted(std::string_view client_id, std::string_view message_
                            std::int64_t ts_ms, bool duplicate) {
   json::object frame{
       {"type", "accepted"}, {"id", client_id}, {"message_id", message_id}, {"ts", ts_ms}};
-  if (duplicate)
-    frame["duplicate"] = true;
+  if (duplicate) frame["duplicate"] = true;
   return json::serialize(frame);
 }
 

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
-#include <boost/url/parse_query.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_path.hpp>
+#include <boost/url/parse_query.hpp>
 
 #include "auth/secret.h"
 #include "core/clock.h"
@@ -40,8 +40,7 @@ net::HttpResponse ErrorResponse(const Error& error) {
       JsonResponse(HttpStatusFor(error.code),
                    json::object{{"error", json::object{{"code", ErrorCodeName(error.code)},
                                                        {"message", error.message}}}});
-  if (response.status == 401)
-    response.headers["WWW-Authenticate"] = "Bearer";
+  if (response.status == 401) response.headers["WWW-Authenticate"] = "Bearer";
   return response;
 }
 
@@ -79,15 +78,12 @@ Result<std::vector<store::AccountRecord>> ReadAccountList(const json::object& bo
                                                           std::string_view key) {
   std::vector<store::AccountRecord> records;
   const json::value* list = body.if_contains(key);
-  if (list == nullptr)
-    return records;
-  if (!list->is_array())
-    return InvalidParams("'" + std::string(key) + "' must be an array");
+  if (list == nullptr) return records;
+  if (!list->is_array()) return InvalidParams("'" + std::string(key) + "' must be an array");
   records.reserve(list->get_array().size());
   for (const json::value& item : list->get_array()) {
     auto record = ReadAccountItem(item);
-    if (!record)
-      return record.error();
+    if (!record) return record.error();
     records.push_back(std::move(record).value());
   }
   return records;
@@ -95,11 +91,9 @@ Result<std::vector<store::AccountRecord>> ReadAccountList(const json::object& bo
 
 std::optional<std::size_t> ParseCount(std::string_view text) {
   std::size_t value = 0;
-  if (text.empty() || text.size() > 9)
-    return std::nullopt;
+  if (text.empty() || text.size() > 9) return std::nullopt;
   for (char c : text) {
-    if (c < '0' || c > '9')
-      return std::nullopt;
+    if (c < '0' || c > '9') return std::nullopt;
     value = value * 10 + static_cast<std::size_t>(c - '0');
   }
   return value;
@@ -153,8 +147,7 @@ HttpApi::~HttpApi() = default;
 HttpApi::Caller HttpApi::Identify(const net::HttpRequest& request) const {
   Caller caller;
   std::string_view header = request.Header("authorization");
-  if (header.empty())
-    return caller;
+  if (header.empty()) return caller;
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
     caller.kind = Caller::Kind::kInvalid;
@@ -194,13 +187,15 @@ void HttpApi::Handle(net::HttpRequest request, net::Respond respond) {
     call->Fail(MakeError(ErrorCode::kBadRequest, "the path is not a valid URL path"));
     return;
   }
-  for (auto segment : *path) call->segments.push_back(segment.decode());
+  for (auto segment : *path)
+    call->segments.push_back(segment.decode());
   auto query = boost::urls::parse_query(call->request.query);
   if (!query) {
     call->Fail(MakeError(ErrorCode::kBadRequest, "the query string is malformed"));
     return;
   }
-  for (auto param : *query) call->query[param.key.decode()] = param.value.decode();
+  for (auto param : *query)
+    call->query[param.key.decode()] = param.value.decode();
   call->caller = Identify(call->request);
   // Asynchronous handlers keep what they need through their own captures of `respond`.
   Dispatch(*call);
@@ -263,24 +258,18 @@ void HttpApi::Dispatch(Call& call) {
   };
 
   if (s.size() == 2 && s[1] == "enrollments") {
-    if (method != "POST")
-      return not_allowed();
-    if (!is_operator)
-      return forbidden();
+    if (method != "POST") return not_allowed();
+    if (!is_operator) return forbidden();
     return CreateEnrollment(call);
   }
   if (s.size() == 2 && s[1] == "platforms") {
-    if (method != "POST")
-      return not_allowed();
-    if (!is_operator && call.caller.kind != Caller::Kind::kEnrollment)
-      return forbidden();
+    if (method != "POST") return not_allowed();
+    if (!is_operator && call.caller.kind != Caller::Kind::kEnrollment) return forbidden();
     return RegisterPlatform(call);
   }
   if (s.size() == 2 && s[1] == "directory") {
-    if (method != "GET")
-      return not_allowed();
-    if (!is_operator && !is_platform)
-      return forbidden();
+    if (method != "GET") return not_allowed();
+    if (!is_operator && !is_platform) return forbidden();
     return Directory(call);
   }
 
@@ -292,8 +281,7 @@ void HttpApi::Dispatch(Call& call) {
   }
   const std::string& platform_id = s[2];
   const bool own = is_platform && call.caller.platform->id == platform_id;
-  if (!is_operator && !own)
-    return forbidden();
+  if (!is_operator && !own) return forbidden();
   const registry::Platform* platform = registry_.Find(platform_id);
   if (platform == nullptr) {
     call.Fail(MakeError(ErrorCode::kPlatformNotRegistered,
@@ -302,35 +290,25 @@ void HttpApi::Dispatch(Call& call) {
   }
 
   if (s[1] == "terminals") {
-    if (s.size() != 4)
-      return call.Fail(MakeError(ErrorCode::kNotFound, "no such endpoint"));
-    if (method != "GET")
-      return not_allowed();
+    if (s.size() != 4) return call.Fail(MakeError(ErrorCode::kNotFound, "no such endpoint"));
+    if (method != "GET") return not_allowed();
     return Terminals(call, platform_id, s[3]);
   }
   if (s.size() == 3) {
-    if (method == "GET")
-      return GetPlatform(call, *platform);
-    if (method != "DELETE")
-      return not_allowed();
-    if (!is_operator)
-      return forbidden();
+    if (method == "GET") return GetPlatform(call, *platform);
+    if (method != "DELETE") return not_allowed();
+    if (!is_operator) return forbidden();
     return DeletePlatform(call, platform_id);
   }
   if (s.size() == 4 && s[3] == "jwks") {
-    if (method != "PUT")
-      return not_allowed();
-    if (!own)
-      return forbidden();
+    if (method != "PUT") return not_allowed();
+    if (!own) return forbidden();
     return PutJwks(call, platform_id);
   }
   if (s.size() == 4 && s[3] == "accounts") {
-    if (method == "GET")
-      return ListAccounts(call, *platform);
-    if (method != "POST")
-      return not_allowed();
-    if (!own)
-      return forbidden();
+    if (method == "GET") return ListAccounts(call, *platform);
+    if (method != "POST") return not_allowed();
+    if (!own) return forbidden();
     return ChangeAccounts(call, platform_id);
   }
   call.Fail(MakeError(ErrorCode::kNotFound, "no such endpoint"));
@@ -355,8 +333,7 @@ void HttpApi::CreateEnrollment(Call& call) {
     ttl = v->get_int64();
   }
   registry_.CreateEnrollment(std::move(name), ttl, [respond = call.respond](auto result) {
-    if (!result)
-      return respond(ErrorResponse(result.error()));
+    if (!result) return respond(ErrorResponse(result.error()));
     respond(JsonResponse(201, json::object{{"enrollment_token", result.value().token},
                                            {"expires_at", result.value().expires_ms}}));
   });
@@ -369,21 +346,18 @@ void HttpApi::RegisterPlatform(Call& call) {
     return call.Fail(InvalidParams("'name' must be a string of 1 to 128 bytes"));
   }
   auto accounts = ReadAccountList(call.body, "accounts");
-  if (!accounts)
-    return call.Fail(accounts.error());
+  if (!accounts) return call.Fail(accounts.error());
   const json::value* jwks = call.body.if_contains("jwks");
   if (jwks == nullptr || !jwks->is_object()) {
     return call.Fail(InvalidParams("'jwks' must be a JWK set: {\"keys\": [..]}"));
   }
   auto keys = auth::JwkSet::Parse(json::serialize(*jwks));
-  if (!keys)
-    return call.Fail(keys.error());
+  if (!keys) return call.Fail(keys.error());
 
   registry::Registration registration{std::string(name->get_string()), std::move(accounts).value(),
                                       std::move(keys).value(), call.caller.enrollment_token};
   registry_.Register(std::move(registration), [respond = call.respond](auto result) {
-    if (!result)
-      return respond(ErrorResponse(result.error()));
+    if (!result) return respond(ErrorResponse(result.error()));
     const auto& r = result.value();
     respond(JsonResponse(201, json::object{{"platform_id", r.platform_id},
                                            {"name", r.name},
@@ -397,8 +371,7 @@ void HttpApi::GetPlatform(Call& call, const registry::Platform& platform) {
   if (!platform.offload_policy_json.empty()) {
     json::error_code ec;
     policy = json::parse(platform.offload_policy_json, ec);
-    if (ec)
-      policy = nullptr;
+    if (ec) policy = nullptr;
   }
   call.Reply(200, json::object{{"platform_id", platform.id},
                                {"name", platform.name},
@@ -409,33 +382,28 @@ void HttpApi::GetPlatform(Call& call, const registry::Platform& platform) {
 
 void HttpApi::DeletePlatform(Call& call, const std::string& platform_id) {
   registry_.Deregister(platform_id, [respond = call.respond, platform_id](auto result) {
-    if (!result)
-      return respond(ErrorResponse(result.error()));
+    if (!result) return respond(ErrorResponse(result.error()));
     respond(JsonResponse(200, json::object{{"platform_id", platform_id}, {"deregistered", true}}));
   });
 }
 
 void HttpApi::PutJwks(Call& call, const std::string& platform_id) {
   auto keys = auth::JwkSet::Parse(json::serialize(call.body));
-  if (!keys)
-    return call.Fail(keys.error());
+  if (!keys) return call.Fail(keys.error());
   const std::size_t count = keys.value().keys.size();
   registry_.RotateKeys(
       platform_id, std::move(keys).value(),
       [respond = call.respond, platform_id, count](auto result) {
-        if (!result)
-          return respond(ErrorResponse(result.error()));
+        if (!result) return respond(ErrorResponse(result.error()));
         respond(JsonResponse(200, json::object{{"platform_id", platform_id}, {"keys", count}}));
       });
 }
 
 void HttpApi::ChangeAccounts(Call& call, const std::string& platform_id) {
   auto add = ReadAccountList(call.body, "add");
-  if (!add)
-    return call.Fail(add.error());
+  if (!add) return call.Fail(add.error());
   auto remove_records = ReadAccountList(call.body, "remove");
-  if (!remove_records)
-    return call.Fail(remove_records.error());
+  if (!remove_records) return call.Fail(remove_records.error());
   std::vector<std::string> remove;
   remove.reserve(remove_records.value().size());
   for (auto& record : remove_records.value())
@@ -444,8 +412,7 @@ void HttpApi::ChangeAccounts(Call& call, const std::string& platform_id) {
   registry_.ChangeAccounts(
       platform_id, std::move(add).value(), std::move(remove),
       [respond = call.respond](auto result) {
-        if (!result)
-          return respond(ErrorResponse(result.error()));
+        if (!result) return respond(ErrorResponse(result.error()));
         const auto& c = result.value();
         respond(JsonResponse(
             200, json::object{{"added", c.added}, {"removed", c.removed}, {"total", c.total}}));
@@ -469,8 +436,7 @@ void HttpApi::ListAccounts(Call& call, const registry::Platform& platform) {
         json::object{{"account", record.account}, {"discoverable", record.discoverable}});
   }
   json::value next = nullptr;
-  if (page.next_cursor)
-    next = json::string(*page.next_cursor);
+  if (page.next_cursor) next = json::string(*page.next_cursor);
   call.Reply(200, json::object{{"accounts", std::move(accounts)},
                                {"next_cursor", std::move(next)},
                                {"total", platform.accounts.size()}});

@@ -87,8 +87,7 @@ void TerminalGateway::OnOpen(const std::shared_ptr<net::WsConnection>& conn) {
   std::weak_ptr<Session> weak = session;
   session->SetHelloTimer(loop_.Schedule(options_.hello_timeout, [this, weak] {
     auto s = weak.lock();
-    if (!s || s->authenticated())
-      return;
+    if (!s || s->authenticated()) return;
     Log()->debug("[conn {}] no hello in time", s->id());
     s->Disconnect(MakeError(ErrorCode::kUnauthenticated, "no hello within the time allowed"));
   }));
@@ -99,10 +98,8 @@ void TerminalGateway::OnOpen(const std::shared_ptr<net::WsConnection>& conn) {
 
 void TerminalGateway::OnClose(const std::shared_ptr<net::WsConnection>& conn) {
   auto it = sessions_.find(conn->id());
-  if (it == sessions_.end())
-    return;
-  if (it->second->authenticated())
-    exchange_.Detach(conn->id());
+  if (it == sessions_.end()) return;
+  if (it->second->authenticated()) exchange_.Detach(conn->id());
   sessions_.erase(it);
   connections_.Set(static_cast<std::int64_t>(sessions_.size()));
   Log()->debug("[conn {}] closed", conn->id());
@@ -111,8 +108,7 @@ void TerminalGateway::OnClose(const std::shared_ptr<net::WsConnection>& conn) {
 void TerminalGateway::OnRefused(const std::shared_ptr<net::WsConnection>& conn,
                                 net::WsRefusal why) {
   auto it = sessions_.find(conn->id());
-  if (it == sessions_.end())
-    return;
+  if (it == sessions_.end()) return;
   AnswerFrameError(*it->second,
                    why == net::WsRefusal::kTooLarge
                        ? MakeError(ErrorCode::kTooLarge, "the frame is larger than allowed")
@@ -122,8 +118,7 @@ void TerminalGateway::OnRefused(const std::shared_ptr<net::WsConnection>& conn,
 void TerminalGateway::OnText(const std::shared_ptr<net::WsConnection>& conn,
                              std::string_view text) {
   auto it = sessions_.find(conn->id());
-  if (it == sessions_.end())
-    return;
+  if (it == sessions_.end()) return;
   Session& session = *it->second;
 
   ClientFrame frame = DecodeClientFrame(text);
@@ -158,8 +153,7 @@ void TerminalGateway::OnText(const std::shared_ptr<net::WsConnection>& conn,
   } else if (auto* read = std::get_if<ReadFrame>(&frame)) {
     exchange_.Read(id, read->message_id);
   } else if (auto* location = std::get_if<LocationFrame>(&frame)) {
-    if (location_sink_)
-      location_sink_(id, session.address(), location->tai, location->cell);
+    if (location_sink_) location_sink_(id, session.address(), location->tai, location->cell);
   }
 }
 

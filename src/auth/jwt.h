@@ -21,8 +21,8 @@ inline constexpr std::size_t kMaxTokenBytes = 8 * 1024;
 
 // One Ed25519 public key of a platform.
 struct Jwk {
-  std::string kid;                       // may be empty
-  std::array<std::uint8_t, 32> x{};      // the raw public key
+  std::string kid;                   // may be empty
+  std::array<std::uint8_t, 32> x{};  // the raw public key
 };
 
 struct JwkSet {
@@ -48,8 +48,8 @@ struct TokenClaims {
 // A token split into its parts, its header and claims decoded, its signature not yet checked.
 struct ParsedToken {
   TokenClaims claims;
-  std::string signing_input;                // "<header b64>.<payload b64>"
-  std::vector<std::uint8_t> signature;      // 64 bytes for EdDSA
+  std::string signing_input;            // "<header b64>.<payload b64>"
+  std::vector<std::uint8_t> signature;  // 64 bytes for EdDSA
 };
 
 // Splits and decodes a compact JWS. Refuses with kBadToken: not three base64url parts, header or

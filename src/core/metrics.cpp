@@ -9,16 +9,13 @@ namespace sb {
 namespace {
 
 std::string RenderLabels(const Labels& labels) {
-  if (labels.empty())
-    return {};
+  if (labels.empty()) return {};
   std::string out = "{";
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    if (i > 0)
-      out += ',';
+    if (i > 0) out += ',';
     out += labels[i].first + "=\"";
     for (char c : labels[i].second) {
-      if (c == '"' || c == '\\')
-        out += '\\';
+      if (c == '"' || c == '\\') out += '\\';
       if (c == '\n') {
         out += "\\n";
         continue;
@@ -32,14 +29,12 @@ std::string RenderLabels(const Labels& labels) {
 
 // Adds one more label to an already rendered label set.
 std::string WithLabel(const std::string& rendered, const std::string& extra) {
-  if (rendered.empty())
-    return "{" + extra + "}";
+  if (rendered.empty()) return "{" + extra + "}";
   return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
 }
 
 std::string FormatNumber(double v) {
-  if (std::isinf(v))
-    return v > 0 ? "+Inf" : "-Inf";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   std::ostringstream os;
   os << v;
   return os.str();
@@ -57,8 +52,7 @@ void Histogram::Observe(double v) {
     ++i;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  if (v > 0)
-    sum_micros_.fetch_add(static_cast<std::uint64_t>(v * 1e6), std::memory_order_relaxed);
+  if (v > 0) sum_micros_.fetch_add(static_cast<std::uint64_t>(v * 1e6), std::memory_order_relaxed);
 }
 
 double Histogram::Sum() const {
@@ -85,8 +79,7 @@ void* MetricsRegistry::Find(const std::string& name, const std::string& help, Ki
     throw std::logic_error("metric " + name + " registered with two kinds");
   }
   auto& slot = it->second.series[RenderLabels(labels)];
-  if (slot == nullptr)
-    slot = (this->*make)(std::move(bounds));
+  if (slot == nullptr) slot = (this->*make)(std::move(bounds));
   return slot;
 }
 

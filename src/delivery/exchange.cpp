@@ -108,11 +108,9 @@ Exchange::~Exchange() {
 
 void Exchange::Load(const store::Snapshot& snapshot) {
   for (const auto& device : snapshot.devices) {
-    if (!registry_.HasAccount(device.address))
-      continue;
+    if (!registry_.HasAccount(device.address)) continue;
     auto& mailbox = mailboxes_[device.address];
-    if (!mailbox)
-      mailbox = std::make_unique<Mailbox>();
+    if (!mailbox) mailbox = std::make_unique<Mailbox>();
     mailbox->devices.insert(device.device);
   }
 
@@ -130,13 +128,11 @@ void Exchange::Load(const store::Snapshot& snapshot) {
     pending->acked_devices.insert(stored.acked_devices.begin(), stored.acked_devices.end());
     pending->delivered_sent = !stored.acked_devices.empty();
     auto& mailbox = mailboxes_[message.to];
-    if (!mailbox)
-      mailbox = std::make_unique<Mailbox>();
+    if (!mailbox) mailbox = std::make_unique<Mailbox>();
     mailbox->messages.emplace(ParseMessageId(message.message_id), std::move(pending));
     ++queued_messages_;
   }
-  if (!orphans.empty())
-    store_.Submit(store::DeleteMessages{std::move(orphans)}, {});
+  if (!orphans.empty()) store_.Submit(store::DeleteMessages{std::move(orphans)}, {});
 
   for (const auto& record : snapshot.dedup) {
     const std::string key = DedupKey(record.sender, record.device, record.client_id);
@@ -156,15 +152,13 @@ void Exchange::Attach(TerminalId id, const Address& address, const std::string& 
   auto terminal =
       std::make_unique<Terminal>(Terminal{id, address, device, std::move(link), NowMillis()});
   auto& mailbox = mailboxes_[address];
-  if (!mailbox)
-    mailbox = std::make_unique<Mailbox>();
+  if (!mailbox) mailbox = std::make_unique<Mailbox>();
   mailbox->terminals.push_back(id);
   RememberDevice(address, device);
 
   // Everything this device has not acked yet, in acceptance order.
   for (const auto& [seq, pending] : mailbox->messages) {
-    if (pending->acked_devices.count(device) == 0)
-      DeliverTo(*terminal, *pending);
+    if (pending->acked_devices.count(device) == 0) DeliverTo(*terminal, *pending);
   }
   terminals_.emplace(id, std::move(terminal));
   terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
@@ -173,11 +167,9 @@ void Exchange::Attach(TerminalId id, const Address& address, const std::string& 
 
 void Exchange::Detach(TerminalId id) {
   auto it = terminals_.find(id);
-  if (it == terminals_.end())
-    return;
+  if (it == terminals_.end()) return;
   auto mailbox = mailboxes_.find(it->second->address);
-  if (mailbox != mailboxes_.end())
-    std::erase(mailbox->second->terminals, id);
+  if (mailbox != mailboxes_.end()) std::erase(mailbox->second->terminals, id);
   Log()->debug("[term {}] detached {}", id, it->second->address.ToString());
   terminals_.erase(it);
   terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
@@ -192,12 +184,10 @@ void Exchange::RememberDevice(const Address& address, const std::string& device)
 std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address) const {
   std::vector<TerminalInfo> infos;
   auto mailbox = mailboxes_.find(address);
-  if (mailbox == mailboxes_.end())
-    return infos;
+  if (mailbox == mailboxes_.end()) return infos;
   for (TerminalId id : mailbox->second->terminals) {
     auto t = terminals_.find(id);
-    if (t == terminals_.end())
-      continue;
+    if (t == terminals_.end()) continue;
     infos.push_back(TerminalInfo{id, t->second->device, t->second->connected_ms,
                                  route_selector_(id, address, kChatApplication)});
   }
@@ -208,16 +198,14 @@ std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address
 
 void Exchange::Send(TerminalId id, SendRequest request) {
   auto it = terminals_.find(id);
-  if (it == terminals_.end())
-    return;
+  if (it == terminals_.end()) return;
   Terminal& terminal = *it->second;
 
   if (auto checked = Check(terminal, request); !checked) {
     Reject(terminal, request.client_id, checked.error());
     return;
   }
-  if (AnswerDuplicate(terminal, request))
-    return;
+  if (AnswerDuplicate(terminal, request)) return;
   Accept(terminal, std::move(request));
 }
 
@@ -227,8 +215,7 @@ Status Exchange::Check(const Terminal& terminal, const SendRequest& request) con
                      "'from' must be the identity this terminal authenticated as (" +
                          terminal.address.ToString() + ")");
   }
-  if (auto parties = registry_.CheckParties(request.from, request.to); !parties)
-    return parties;
+  if (auto parties = registry_.CheckParties(request.from, request.to); !parties) return parties;
 
   auto mailbox = mailboxes_.find(request.to);
   if (mailbox != mailboxes_.end() &&
@@ -274,8 +261,7 @@ void Exchange::Accept(Terminal& terminal, SendRequest request) {
   pending->submitted = std::chrono::steady_clock::now();
 
   auto& mailbox = mailboxes_[message.to];
-  if (!mailbox)
-    mailbox = std::make_unique<Mailbox>();
+  if (!mailbox) mailbox = std::make_unique<Mailbox>();
   ++mailbox->in_flight;
   in_flight_[pending->dedup_key] = std::make_shared<InFlight>(InFlight{message.message_id, {}});
   Log()->debug("[term {}] {} -> {} message {} via {}", terminal.id, message.from.ToString(),
@@ -287,8 +273,7 @@ void Exchange::Accept(Terminal& terminal, SendRequest request) {
   // the hop to the loop thread lands (it may not during shutdown).
   store_.Submit(std::move(append), [this, alive = alive_, pending](Status status) {
     loop_([this, alive, pending, status = std::move(status)] {
-      if (*alive)
-        OnDurable(pending, status);
+      if (*alive) OnDurable(pending, status);
     });
   });
 }
@@ -298,13 +283,11 @@ void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status)
   std::shared_ptr<InFlight> in_flight = in_flight_[pending->dedup_key];
   in_flight_.erase(pending->dedup_key);
   auto& mailbox = mailboxes_[message.to];
-  if (!mailbox)
-    mailbox = std::make_unique<Mailbox>();
+  if (!mailbox) mailbox = std::make_unique<Mailbox>();
   --mailbox->in_flight;
 
   std::vector<TerminalId> askers{pending->sender_terminal};
-  if (in_flight)
-    askers.insert(askers.end(), in_flight->waiters.begin(), in_flight->waiters.end());
+  if (in_flight) askers.insert(askers.end(), in_flight->waiters.begin(), in_flight->waiters.end());
 
   if (!status) {
     const Error error = status.error();
@@ -340,11 +323,9 @@ void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status)
 
 void Exchange::FanOut(const std::shared_ptr<Pending>& pending) {
   auto mailbox = mailboxes_.find(pending->message.to);
-  if (mailbox == mailboxes_.end())
-    return;
+  if (mailbox == mailboxes_.end()) return;
   for (TerminalId id : mailbox->second->terminals) {
-    if (auto t = terminals_.find(id); t != terminals_.end())
-      DeliverTo(*t->second, *pending);
+    if (auto t = terminals_.find(id); t != terminals_.end()) DeliverTo(*t->second, *pending);
   }
 }
 
@@ -376,20 +357,16 @@ std::string Exchange::NextMessageId() {
 
 void Exchange::Ack(TerminalId id, const std::string& message_id) {
   auto it = terminals_.find(id);
-  if (it == terminals_.end())
-    return;
+  if (it == terminals_.end()) return;
   const Terminal& terminal = *it->second;
   auto mailbox = mailboxes_.find(terminal.address);
-  if (mailbox == mailboxes_.end())
-    return;
+  if (mailbox == mailboxes_.end()) return;
   auto& messages = mailbox->second->messages;
   auto found = messages.find(ParseMessageId(message_id));
-  if (found == messages.end() || found->second->message.message_id != message_id)
-    return;
+  if (found == messages.end() || found->second->message.message_id != message_id) return;
 
   Pending& pending = *found->second;
-  if (!pending.acked_devices.insert(terminal.device).second)
-    return;
+  if (!pending.acked_devices.insert(terminal.device).second) return;
   acked_.Inc();
   if (!pending.delivered_sent) {
     pending.delivered_sent = true;
@@ -410,8 +387,7 @@ void Exchange::Ack(TerminalId id, const std::string& message_id) {
 
 void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
   auto found = mailbox.messages.find(ParseMessageId(message_id));
-  if (found == mailbox.messages.end())
-    return;
+  if (found == mailbox.messages.end()) return;
   const Pending& pending = *found->second;
 
   // Remember the sender for a read mark that may still come.
@@ -431,8 +407,7 @@ void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
 
 void Exchange::Read(TerminalId id, const std::string& message_id) {
   auto it = terminals_.find(id);
-  if (it == terminals_.end())
-    return;
+  if (it == terminals_.end()) return;
   const Terminal& terminal = *it->second;
 
   auto mailbox = mailboxes_.find(terminal.address);
@@ -441,8 +416,7 @@ void Exchange::Read(TerminalId id, const std::string& message_id) {
     if (found != mailbox->second->messages.end() &&
         found->second->message.message_id == message_id) {
       Pending& pending = *found->second;
-      if (pending.read_sent)
-        return;
+      if (pending.read_sent) return;
       pending.read_sent = true;
       SendReceipt(pending.message.from, pending.message.client_id, message_id,
                   ReceiptStatus::kRead);
@@ -450,8 +424,7 @@ void Exchange::Read(TerminalId id, const std::string& message_id) {
     }
   }
   auto done = finished_.find(message_id);
-  if (done == finished_.end() || done->second.read_sent)
-    return;
+  if (done == finished_.end() || done->second.read_sent) return;
   done->second.read_sent = true;
   SendReceipt(done->second.sender, done->second.client_id, message_id, ReceiptStatus::kRead);
 }
@@ -461,8 +434,7 @@ void Exchange::SendReceipt(const Address& sender, const std::string& client_id,
   // TODO(delivery): receipts reach only the sender's connected terminals; a sender offline at
   // that moment misses them, because receipts are not stored.
   auto mailbox = mailboxes_.find(sender);
-  if (mailbox == mailboxes_.end())
-    return;
+  if (mailbox == mailboxes_.end()) return;
   for (TerminalId id : mailbox->second->terminals) {
     if (auto t = terminals_.find(id); t != terminals_.end()) {
       t->second->link->Receipt(client_id, message_id, status);
@@ -475,8 +447,7 @@ void Exchange::SendReceipt(const Address& sender, const std::string& client_id,
 void Exchange::Sweep(std::int64_t now_ms) {
   for (auto& [address, mailbox] : mailboxes_) {
     std::erase_if(mailbox->messages, [&](const auto& entry) {
-      if (entry.second->expires_ms > now_ms)
-        return false;
+      if (entry.second->expires_ms > now_ms) return false;
       expired_.Inc();
       --queued_messages_;
       return true;
@@ -492,29 +463,24 @@ void Exchange::Sweep(std::int64_t now_ms) {
 
 void Exchange::DropAccount(const Address& address, const Error& why) {
   auto mailbox = mailboxes_.find(address);
-  if (mailbox == mailboxes_.end())
-    return;
+  if (mailbox == mailboxes_.end()) return;
   // Disconnect() may call back into Detach(), which edits the terminal list: work on a copy.
   const std::vector<TerminalId> connected = mailbox->second->terminals;
   for (TerminalId id : connected) {
-    if (auto t = terminals_.find(id); t != terminals_.end())
-      t->second->link->Disconnect(why);
+    if (auto t = terminals_.find(id); t != terminals_.end()) t->second->link->Disconnect(why);
   }
   mailbox = mailboxes_.find(address);
-  if (mailbox == mailboxes_.end())
-    return;
+  if (mailbox == mailboxes_.end()) return;
   queued_messages_ -= mailbox->second->messages.size();
   mailbox->second->messages.clear();
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
-  if (mailbox->second->in_flight == 0)
-    mailboxes_.erase(mailbox);
+  if (mailbox->second->in_flight == 0) mailboxes_.erase(mailbox);
 }
 
 void Exchange::OnPlatformDeregistered(const std::string& platform_id) {
   std::vector<Address> affected;
   for (const auto& [address, mailbox] : mailboxes_) {
-    if (address.platform == platform_id)
-      affected.push_back(address);
+    if (address.platform == platform_id) affected.push_back(address);
   }
   const Error why = MakeError(ErrorCode::kPlatformNotRegistered, "the platform was deregistered");
   for (const auto& address : affected)

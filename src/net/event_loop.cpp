@@ -98,9 +98,13 @@ void EventLoop::Run() {
   impl_->io.restart();
 }
 
-void EventLoop::Stop() { impl_->io.stop(); }
+void EventLoop::Stop() {
+  impl_->io.stop();
+}
 
-void EventLoop::Post(std::function<void()> fn) { asio::post(impl_->io, std::move(fn)); }
+void EventLoop::Post(std::function<void()> fn) {
+  asio::post(impl_->io, std::move(fn));
+}
 
 std::unique_ptr<Timer> EventLoop::Schedule(std::chrono::milliseconds delay,
                                            std::function<void()> fn, bool repeat) {
@@ -139,6 +143,8 @@ void EventLoop::OnTerminationSignal(std::function<void(int)> fn) {
   WaitForSignal(*impl_->signals, impl_->on_signal);
 }
 
-void* EventLoop::native() { return &impl_->io; }
+void* EventLoop::native() {
+  return &impl_->io;
+}
 
 }  // namespace sb::net

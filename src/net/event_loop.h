@@ -27,7 +27,7 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Runs the loop on the calling thread until Stop(). 
+  // Runs the loop on the calling thread until Stop().
   void Run();
   // Asks Run() to return; safe from any thread.
   void Stop();

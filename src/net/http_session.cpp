@@ -34,7 +34,9 @@ using WireResponse = http::response<http::string_body>;
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
 
-std::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+std::string_view View(beast::string_view s) {
+  return {s.data(), s.size()};
+}
 
 std::string Lower(beast::string_view s) {
   std::string out(s.data(), s.size());
@@ -77,7 +79,9 @@ HttpRequest ToHttpRequest(WireRequest wire, const std::string& remote) {
   return request;
 }
 
-bool ForbidsBody(unsigned status) { return status < 200 || status == 204 || status == 304; }
+bool ForbidsBody(unsigned status) {
+  return status < 200 || status == 204 || status == 304;
+}
 
 WireResponse ToWire(HttpResponse response, unsigned version, bool keep_alive, bool head) {
   WireResponse wire;
@@ -333,10 +337,10 @@ asio::awaitable<HttpSession::Next> HttpSession::Upgrade(WireRequest request) {
   if (PathOf(request.target()) != core_->options.websocket_path) {
     NetLogger().debug("[conn {}] no WebSocket at {}", id_, View(request.target()));
     const bool keep = request.keep_alive() && !closing_;
-    const bool sent = co_await Reply(
-        ErrorResponse(404, "not_found", "no WebSocket endpoint at this path"), request.version(),
-        keep);
-    co_return sent && keep ? Next::kRead : Next::kClose;
+    const bool sent =
+        co_await Reply(ErrorResponse(404, "not_found", "no WebSocket endpoint at this path"),
+                       request.version(), keep);
+    co_return sent&& keep ? Next::kRead : Next::kClose;
   }
   if (closing_ || core_->handler == nullptr) {
     co_return Next::kClose;
@@ -349,8 +353,8 @@ asio::awaitable<HttpSession::Next> HttpSession::Upgrade(WireRequest request) {
   co_return Next::kUpgraded;
 }
 
-asio::awaitable<bool> HttpSession::Reply(HttpResponse response, unsigned version,
-                                         bool keep_alive, bool head) {
+asio::awaitable<bool> HttpSession::Reply(HttpResponse response, unsigned version, bool keep_alive,
+                                         bool head) {
   auto wire = ToWire(std::move(response), version, keep_alive, head);
   stream_.expires_after(core_->options.http_idle_timeout);
   // `wire` lives in this frame until the write completes; Run's `self` keeps the stream.

@@ -193,11 +193,7 @@ std::string_view HttpRequest::Header(const std::string& lower_name) const {
 }
 
 ServerCore::ServerCore(asio::io_context& io, ServerOptions options, Handler& handler)
-    : io(io),
-      options(std::move(options)),
-      handler(&handler),
-      acceptor(io),
-      accept_backoff(io) {}
+    : io(io), options(std::move(options)), handler(&handler), acceptor(io), accept_backoff(io) {}
 
 void ServerCore::Register(std::uint64_t id, std::weak_ptr<Session> session) {
   if (sessions.emplace(id, std::move(session)).second) {
@@ -235,7 +231,9 @@ Server::~Server() {
   impl_->handler = nullptr;
 }
 
-std::uint16_t Server::port() const { return impl_->port; }
+std::uint16_t Server::port() const {
+  return impl_->port;
+}
 
 void Server::Start() {
   if (impl_->accepting || !impl_->acceptor.is_open()) {

@@ -95,7 +95,8 @@ class WsSession final : public Session,
   bool open_ = false;  // from the handshake until OnWsClose
 };
 
-asio::awaitable<void> WsSession::Run([[maybe_unused]] std::shared_ptr<WsSession> self, WireRequest upgrade) {
+asio::awaitable<void> WsSession::Run([[maybe_unused]] std::shared_ptr<WsSession> self,
+                                     WireRequest upgrade) {
   // `self` lives in this frame, so the session outlives every suspension below and in the
   // member coroutines it awaits.
   boost::system::error_code ec;

@@ -35,8 +35,7 @@ Registry::Registry(store::Store& store, Executor loop, MetricsRegistry& metrics)
 void Registry::Load(const store::Snapshot& snapshot) {
   for (const auto& record : snapshot.platforms) {
     reserved_ids_.insert(record.id);
-    if (record.deregistered_ms != 0)
-      continue;
+    if (record.deregistered_ms != 0) continue;
 
     auto platform = std::make_unique<Platform>();
     platform->id = record.id;
@@ -56,8 +55,7 @@ void Registry::Load(const store::Snapshot& snapshot) {
   std::size_t accounts = 0;
   for (const auto& [platform_id, account] : snapshot.accounts) {
     auto it = platforms_.find(platform_id);
-    if (it == platforms_.end())
-      continue;
+    if (it == platforms_.end()) continue;
     it->second->accounts[account.account] = account.discoverable;
     ++accounts;
   }
@@ -89,8 +87,7 @@ bool Registry::HasAccount(const Address& address) const {
 
 Result<Address> Registry::Authenticate(std::string_view token, std::int64_t now_ms) const {
   auto parsed = auth::ParseToken(token);
-  if (!parsed)
-    return parsed.error();
+  if (!parsed) return parsed.error();
 
   const auto& claims = parsed.value().claims;
   const Platform* platform = Find(claims.iss);
@@ -143,15 +140,11 @@ std::vector<DirectoryEntry> Registry::Directory(std::string_view platform_id,
                                                 std::string_view prefix, std::size_t limit) const {
   std::vector<DirectoryEntry> entries;
   for (const auto& [id, platform] : platforms_) {
-    if (!platform_id.empty() && id != platform_id)
-      continue;
+    if (!platform_id.empty() && id != platform_id) continue;
     for (auto it = platform->accounts.lower_bound(prefix); it != platform->accounts.end(); ++it) {
-      if (it->first.compare(0, prefix.size(), prefix) != 0)
-        break;
-      if (entries.size() == limit)
-        return entries;
-      if (it->second)
-        entries.push_back({id, platform->name, it->first});
+      if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+      if (entries.size() == limit) return entries;
+      if (it->second) entries.push_back({id, platform->name, it->first});
     }
   }
   return entries;
@@ -196,14 +189,11 @@ void Registry::CreateEnrollment(std::string name, std::int64_t expires_in_s,
 
 std::string Registry::AssignPlatformId(std::string_view name) const {
   std::string stem = PlatformIdStem(name);
-  if (stem.empty())
-    stem = "platform";
-  if (reserved_ids_.count(stem) == 0)
-    return stem;
+  if (stem.empty()) stem = "platform";
+  if (reserved_ids_.count(stem) == 0) return stem;
   for (int n = 2;; ++n) {
     std::string candidate = stem + std::to_string(n);
-    if (reserved_ids_.count(candidate) == 0)
-      return candidate;
+    if (reserved_ids_.count(candidate) == 0) return candidate;
   }
 }
 
@@ -235,16 +225,14 @@ void Registry::Register(Registration registration, Done<Registered> done) {
     platform->accounts[account.account] = account.discoverable;
   }
 
-  if (!enrollment_hash.empty())
-    store_.Submit(store::UseEnrollment{enrollment_hash, now}, {});
+  if (!enrollment_hash.empty()) store_.Submit(store::UseEnrollment{enrollment_hash, now}, {});
   store_.Submit(
       store::PutPlatform{record, std::move(registration.accounts)},
       [this, platform, api_key, enrollment_hash, done = std::move(done)](Status status) mutable {
         loop_([this, status, platform, api_key, enrollment_hash, done = std::move(done)] {
           if (!status) {
             reserved_ids_.erase(platform->id);
-            if (!enrollment_hash.empty())
-              enrollments_[enrollment_hash].used_ms = 0;
+            if (!enrollment_hash.empty()) enrollments_[enrollment_hash].used_ms = 0;
             done(Unavailable());
             return;
           }
@@ -282,8 +270,7 @@ void Registry::ChangeAccounts(const std::string& platform_id, std::vector<store:
         }
         std::vector<std::string> removed;
         for (const auto& account : remove) {
-          if (accounts.erase(account) != 0)
-            removed.push_back(account);
+          if (accounts.erase(account) != 0) removed.push_back(account);
         }
         change.removed = removed.size();
         change.total = accounts.size();
@@ -343,8 +330,7 @@ void Registry::Deregister(const std::string& platform_id, Done<Ok> done) {
         platforms_gauge_.Set(static_cast<std::int64_t>(platforms_.size()));
         deregistrations_.Inc();
         Log()->info("platform {} deregistered", platform_id);
-        if (observer_ != nullptr)
-          observer_->OnPlatformDeregistered(platform_id);
+        if (observer_ != nullptr) observer_->OnPlatformDeregistered(platform_id);
         return Ok{};
       },
       std::move(done));

@@ -12,19 +12,16 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
   const toml::node* node =
       section.empty() ? table.get(key)
                       : table.at_path(std::string(section) + "." + std::string(key)).node();
-  if (node == nullptr)
-    return;
+  if (node == nullptr) return;
   const std::string where =
       section.empty() ? std::string(key) : std::string(section) + "." + std::string(key);
   if constexpr (std::is_same_v<T, std::string>) {
     auto v = node->value<std::string>();
-    if (!v)
-      throw std::runtime_error("config: '" + where + "' must be a string");
+    if (!v) throw std::runtime_error("config: '" + where + "' must be a string");
     out = *v;
   } else if constexpr (std::is_same_v<T, bool>) {
     auto v = node->value<bool>();
-    if (!v)
-      throw std::runtime_error("config: '" + where + "' must be true or false");
+    if (!v) throw std::runtime_error("config: '" + where + "' must be true or false");
     out = *v;
   } else {
     auto v = node->value<std::int64_t>();
@@ -47,8 +44,7 @@ Config LoadConfigFile(const std::string& path) {
   Config config;
   std::string listen;
   Read(table, "", "listen", listen);
-  if (!listen.empty())
-    SetListen(config, listen);
+  if (!listen.empty()) SetListen(config, listen);
   Read(table, "", "data", config.data_dir);
   Read(table, "", "log_level", config.log_level);
   Read(table, "limits", "max_frame_bytes", config.max_frame_bytes);

@@ -69,8 +69,7 @@ void WritePortFile(const std::string& path, std::uint16_t port) {
   {
     std::ofstream out(temp, std::ios::trunc);
     out << port << "\n";
-    if (!out)
-      throw std::runtime_error("cannot write port file " + temp);
+    if (!out) throw std::runtime_error("cannot write port file " + temp);
   }
   fs::rename(temp, path);
 }
@@ -92,21 +91,18 @@ std::string ResolveOperatorToken(const std::string& data_dir) {
   const fs::path path = fs::path(data_dir) / "operator-token";
   if (fs::exists(path)) {
     std::string token = ReadFirstLine(path);
-    if (token.empty())
-      throw std::runtime_error(path.string() + " is empty");
+    if (token.empty()) throw std::runtime_error(path.string() + " is empty");
     return token;
   }
 
   const std::string token = auth::RandomCredential("sbo_");
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0)
-    throw std::runtime_error("cannot create " + path.string());
+  if (fd < 0) throw std::runtime_error("cannot create " + path.string());
   const std::string line = token + "\n";
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   ::fsync(fd);
   ::close(fd);
-  if (!written)
-    throw std::runtime_error("cannot write " + path.string());
+  if (!written) throw std::runtime_error("cannot write " + path.string());
   Log()->info("operator token created in {} (mode 0600)", path.string());
   return token;
 }
@@ -167,8 +163,7 @@ int RunExchange(const Config& config) {
   int drain_polls = 0;
   std::unique_ptr<net::Timer> drain_timer;
   loop.OnTerminationSignal([&](int signal) {
-    if (flusher.joinable())
-      return;
+    if (flusher.joinable()) return;
     Log()->info("signal {}: draining", signal);
     server.StopAccepting();
     http.SetReady(false);
@@ -179,8 +174,7 @@ int RunExchange(const Config& config) {
         drain_timer = loop.Schedule(
             kDrainPoll,
             [&] {
-              if (server.ConnectionCount() == 0 || ++drain_polls >= kDrainPolls)
-                loop.Stop();
+              if (server.ConnectionCount() == 0 || ++drain_polls >= kDrainPolls) loop.Stop();
             },
             true);
       });
@@ -188,8 +182,7 @@ int RunExchange(const Config& config) {
   });
 
   server.Start();
-  if (!config.port_file.empty())
-    WritePortFile(config.port_file, server.port());
+  if (!config.port_file.empty()) WritePortFile(config.port_file, server.port());
   Log()->info("listening on {}:{} (data in {})", config.listen_host, server.port(),
               config.data_dir);
   std::printf("switchboard listening on http://%s:%u\n", config.listen_host.c_str(),
@@ -198,8 +191,7 @@ int RunExchange(const Config& config) {
 
   loop.Run();
 
-  if (flusher.joinable())
-    flusher.join();
+  if (flusher.joinable()) flusher.join();
   drain_timer.reset();
   sweep.reset();
   store->Close();

@@ -70,11 +70,11 @@ struct DedupRecord {
 };
 
 struct Snapshot {
-  std::vector<PlatformRecord> platforms;                // registered and deregistered
+  std::vector<PlatformRecord> platforms;                        // registered and deregistered
   std::vector<std::pair<std::string, AccountRecord>> accounts;  // (platform id, account)
   std::vector<EnrollmentRecord> enrollments;
   std::vector<DeviceRecord> devices;
-  std::vector<StoredMessage> messages;                  // in acceptance order
+  std::vector<StoredMessage> messages;  // in acceptance order
   std::vector<DedupRecord> dedup;
 };
 

@@ -51,14 +51,15 @@ TEST(CodecTest, BadSendKeepsItsClientId) {
 }
 
 TEST(CodecTest, RefusesMalformedFrames) {
-  for (const char* text :
-       {"", "not json", "[]", "{}", R"({"type":7})", R"({"type":"dance"})",
-        R"({"type":"hello"})", R"({"type":"ack"})", R"({"type":"location","tai":"x"})",
-        R"({"type":"send","from":{"platform":"a","account":"x"}})",
-        R"({"type":"send","id":"c","from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"},"content":{"type":"text"}})",
-        R"({"type":"send","id":"c","from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"},"content":{"type":"video"}})",
-        R"({"type":"send","id":"c","from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"},"content":{"type":"app","app":"has space"}})",
-        R"({"type":"hello","token":"t","device":"two words"})"}) {
+  for (
+      const char* text :
+      {"", "not json", "[]", "{}", R"({"type":7})", R"({"type":"dance"})", R"({"type":"hello"})",
+       R"({"type":"ack"})", R"({"type":"location","tai":"x"})",
+       R"({"type":"send","from":{"platform":"a","account":"x"}})",
+       R"({"type":"send","id":"c","from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"},"content":{"type":"text"}})",
+       R"({"type":"send","id":"c","from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"},"content":{"type":"video"}})",
+       R"({"type":"send","id":"c","from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"},"content":{"type":"app","app":"has space"}})",
+       R"({"type":"hello","token":"t","device":"two words"})"}) {
     auto frame = DecodeClientFrame(text);
     const auto* error = std::get_if<FrameError>(&frame);
     ASSERT_NE(error, nullptr) << text;

@@ -33,10 +33,10 @@ TEST(AccountTest, RefusesEmptyLongWhitespaceControlAndBadUtf8) {
   EXPECT_FALSE(IsValidAccount("al\tice"));
   EXPECT_FALSE(IsValidAccount(std::string("al\0ice", 6)));
   EXPECT_FALSE(IsValidAccount("al\x7Fice"));
-  EXPECT_FALSE(IsValidAccount("\xE3\x80\x80"));      // ideographic space
-  EXPECT_FALSE(IsValidAccount("\xC0\xAF"));          // overlong
-  EXPECT_FALSE(IsValidAccount("\xED\xA0\x80"));      // surrogate
-  EXPECT_FALSE(IsValidAccount("\xE5\xBC"));          // truncated
+  EXPECT_FALSE(IsValidAccount("\xE3\x80\x80"));  // ideographic space
+  EXPECT_FALSE(IsValidAccount("\xC0\xAF"));      // overlong
+  EXPECT_FALSE(IsValidAccount("\xED\xA0\x80"));  // surrogate
+  EXPECT_FALSE(IsValidAccount("\xE5\xBC"));      // truncated
 }
 
 TEST(PlatformIdStemTest, DerivesFromName) {

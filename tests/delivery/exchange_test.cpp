@@ -70,8 +70,8 @@ class ExchangeTest : public ::testing::Test {
     const auto snapshot = store_->Load();
     registry_ = std::make_unique<registry::Registry>(*store_, loop_.executor(), metrics_);
     registry_->Load(snapshot);
-    exchange_ = std::make_unique<Exchange>(*registry_, *store_, loop_.executor(), metrics_,
-                                           options_);
+    exchange_ =
+        std::make_unique<Exchange>(*registry_, *store_, loop_.executor(), metrics_, options_);
     exchange_->Load(snapshot);
     registry_->SetObserver(exchange_.get());
   }
@@ -140,11 +140,10 @@ TEST_F(ExchangeTest, RefusesSpoofedSenderAndUnknownRecipients) {
   EXPECT_EQ(alice->answers[0].rejected, ErrorCode::kSenderMismatch);
   EXPECT_EQ(alice->answers[1].rejected, ErrorCode::kRecipientNotRegistered);
   EXPECT_EQ(alice->answers[2].rejected, ErrorCode::kPlatformNotRegistered);
-  EXPECT_EQ(metrics_
-                .GetCounter("switchboard_messages_rejected_total", "",
-                            {{"code", "sender_mismatch"}})
-                .Value(),
-            1u);
+  EXPECT_EQ(
+      metrics_.GetCounter("switchboard_messages_rejected_total", "", {{"code", "sender_mismatch"}})
+          .Value(),
+      1u);
 }
 
 TEST_F(ExchangeTest, OfflineDeviceGetsWhatWaitedWhenItAttaches) {
@@ -209,17 +208,20 @@ TEST_F(ExchangeTest, OrderOfOneSenderIsKept) {
   auto alice = Attach(1, alice_, "phone");
   auto bob = Attach(2, bob_, "laptop");
   constexpr int kCount = 500;
-  for (int i = 0; i < kCount; ++i) exchange_->Send(1, Text(std::to_string(i), alice_, bob_));
+  for (int i = 0; i < kCount; ++i)
+    exchange_->Send(1, Text(std::to_string(i), alice_, bob_));
   WaitAnswers(*alice, kCount);
   ASSERT_EQ(bob->messages.size(), static_cast<std::size_t>(kCount));
-  for (int i = 0; i < kCount; ++i) EXPECT_EQ(bob->messages[i].client_id, std::to_string(i));
+  for (int i = 0; i < kCount; ++i)
+    EXPECT_EQ(bob->messages[i].client_id, std::to_string(i));
 }
 
 TEST_F(ExchangeTest, QuotaRefusesWhenTheRecipientHasTooMuchWaiting) {
   options_.account_queue_quota = 2;
   Open();
   auto alice = Attach(1, alice_, "phone");
-  for (int i = 0; i < 3; ++i) exchange_->Send(1, Text(std::to_string(i), alice_, bob_));
+  for (int i = 0; i < 3; ++i)
+    exchange_->Send(1, Text(std::to_string(i), alice_, bob_));
   WaitAnswers(*alice, 3);
   // The refusal needs no disk, so it comes before the two acceptances.
   EXPECT_EQ(alice->answers[0].client_id, "2");

@@ -86,21 +86,21 @@ TEST_F(RegistryTest, AuthenticateChecksIssuerKeyAndAccount) {
   Register("shop", {{"bob", true}}, shop_key_);
   const std::int64_t now_s = NowMillis() / 1000;
 
-  auto ok = registry_->Authenticate(meta_key_.MintToken("meta", "alice", now_s, 300, "k1"),
-                                    NowMillis());
+  auto ok =
+      registry_->Authenticate(meta_key_.MintToken("meta", "alice", now_s, 300, "k1"), NowMillis());
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok.value(), (Address{"meta", "alice"}));
 
   // One platform's key cannot vouch for another platform's account.
-  auto forged = registry_->Authenticate(meta_key_.MintToken("shop", "bob", now_s, 300, "k1"),
-                                        NowMillis());
+  auto forged =
+      registry_->Authenticate(meta_key_.MintToken("shop", "bob", now_s, 300, "k1"), NowMillis());
   EXPECT_EQ(forged.error().code, ErrorCode::kBadToken);
   // A platform's token naming an account of another platform.
-  auto foreign = registry_->Authenticate(meta_key_.MintToken("meta", "bob", now_s, 300, "k1"),
-                                         NowMillis());
+  auto foreign =
+      registry_->Authenticate(meta_key_.MintToken("meta", "bob", now_s, 300, "k1"), NowMillis());
   EXPECT_EQ(foreign.error().code, ErrorCode::kSenderNotRegistered);
-  auto unknown = registry_->Authenticate(meta_key_.MintToken("nope", "alice", now_s, 300, "k1"),
-                                         NowMillis());
+  auto unknown =
+      registry_->Authenticate(meta_key_.MintToken("nope", "alice", now_s, 300, "k1"), NowMillis());
   EXPECT_EQ(unknown.error().code, ErrorCode::kPlatformNotRegistered);
   auto expired = registry_->Authenticate(
       meta_key_.MintToken("meta", "alice", now_s - 1000, 300, "k1"), NowMillis());
@@ -151,14 +151,16 @@ TEST_F(RegistryTest, DirectoryListsOnlyDiscoverableAccounts) {
 
 TEST_F(RegistryTest, AccountsPageWithCursor) {
   std::vector<store::AccountRecord> accounts;
-  for (int i = 0; i < 25; ++i) accounts.push_back({"u" + std::to_string(100 + i), true});
+  for (int i = 0; i < 25; ++i)
+    accounts.push_back({"u" + std::to_string(100 + i), true});
   Register("meta", accounts, meta_key_);
   const Platform& platform = *registry_->Find("meta");
   std::vector<std::string> seen;
   std::string cursor;
   for (;;) {
     auto page = registry_->ListAccounts(platform, cursor, 10);
-    for (const auto& a : page.accounts) seen.push_back(a.account);
+    for (const auto& a : page.accounts)
+      seen.push_back(a.account);
     if (!page.next_cursor) break;
     cursor = *page.next_cursor;
   }
@@ -168,8 +170,8 @@ TEST_F(RegistryTest, AccountsPageWithCursor) {
 }
 
 TEST_F(RegistryTest, EnrollmentTokenIsSingleUse) {
-  auto enrollment = Wait<Enrollment>(
-      [&](auto done) { registry_->CreateEnrollment("clip", 3600, done); });
+  auto enrollment =
+      Wait<Enrollment>([&](auto done) { registry_->CreateEnrollment("clip", 3600, done); });
   ASSERT_TRUE(enrollment.ok());
   const std::string token = enrollment.value().token;
   EXPECT_TRUE(registry_->IsEnrollmentUsable(token, NowMillis()));
@@ -192,9 +194,9 @@ TEST_F(RegistryTest, RotatedKeysReplaceTheOldOnes) {
   const std::int64_t now_s = NowMillis() / 1000;
   EXPECT_TRUE(
       registry_->Authenticate(next.MintToken("meta", "alice", now_s, 60, "k2"), NowMillis()).ok());
-  EXPECT_FALSE(registry_->Authenticate(meta_key_.MintToken("meta", "alice", now_s, 60, "k1"),
-                                       NowMillis())
-                   .ok());
+  EXPECT_FALSE(
+      registry_->Authenticate(meta_key_.MintToken("meta", "alice", now_s, 60, "k1"), NowMillis())
+          .ok());
 }
 
 }  // namespace
