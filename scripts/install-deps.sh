@@ -11,6 +11,8 @@ packages=(
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
+  chromium
+  tmux
 )
 
 missing=()

@@ -13,6 +13,9 @@ preset=${SWITCHBOARD_PRESET:-debug}
 if [[ -f tests/interop/package-lock.json ]]; then
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
+if [[ -f tests/browser/package-lock.json ]]; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"

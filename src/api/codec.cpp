@@ -108,6 +108,103 @@ json::object AddressObject(const Address& address) {
   return json::object{{"platform", address.platform}, {"account", address.account}};
 }
 
+// --- Decoding frames from the exchange ---
+
+std::optional<std::int64_t> Int64Member(const json::object& object, std::string_view key) {
+  const json::value* v = object.if_contains(key);
+  if (v == nullptr) return std::nullopt;
+  if (const auto* i = v->if_int64()) return *i;
+  if (const auto* u = v->if_uint64()) return static_cast<std::int64_t>(*u);
+  if (const auto* d = v->if_double()) return static_cast<std::int64_t>(*d);
+  return std::nullopt;
+}
+
+std::string OptionalString(const json::object& object, std::string_view key) {
+  const json::string* s = StringMember(object, key);
+  return s != nullptr ? std::string(*s) : std::string();
+}
+
+ExchangeFrame DecodeWelcome(const json::object& frame) {
+  const json::value* v = frame.if_contains("platform");
+  const json::object* platform = v != nullptr ? v->if_object() : nullptr;
+  const json::string* account = StringMember(frame, "account");
+  if (platform == nullptr || StringMember(*platform, "id") == nullptr || account == nullptr)
+    return BadFrame("welcome needs 'platform.id' and 'account' strings");
+  return WelcomeFrame{OptionalString(*platform, "id"), OptionalString(*platform, "name"),
+                      std::string(*account), OptionalString(frame, "session")};
+}
+
+ExchangeFrame DecodeAccepted(const json::object& frame) {
+  const json::string* id = StringMember(frame, "id");
+  const json::string* message_id = StringMember(frame, "message_id");
+  auto ts = Int64Member(frame, "ts");
+  if (id == nullptr || message_id == nullptr || !ts)
+    return BadFrame("accepted needs 'id', 'message_id' and a numeric 'ts'");
+  const json::value* duplicate = frame.if_contains("duplicate");
+  const bool is_duplicate = duplicate != nullptr && duplicate->is_bool() && duplicate->get_bool();
+  return AcceptedFrame{std::string(*id), std::string(*message_id), *ts, is_duplicate};
+}
+
+std::optional<WireError> ReadWireError(const json::object& frame) {
+  const json::string* code = StringMember(frame, "code");
+  if (code == nullptr) return std::nullopt;
+  return WireError{std::string(*code), OptionalString(frame, "message")};
+}
+
+ExchangeFrame DecodeRejected(const json::object& frame) {
+  const json::string* id = StringMember(frame, "id");
+  auto error = ReadWireError(frame);
+  if (id == nullptr || !error) return BadFrame("rejected needs 'id' and 'code' strings");
+  return RejectedFrame{std::string(*id), std::move(*error)};
+}
+
+ExchangeFrame DecodeError(const json::object& frame) {
+  auto error = ReadWireError(frame);
+  if (!error) return BadFrame("error needs a 'code' string");
+  return ErrorFrame{std::move(*error)};
+}
+
+ExchangeFrame DecodeReceipt(const json::object& frame) {
+  const json::string* id = StringMember(frame, "id");
+  const json::string* message_id = StringMember(frame, "message_id");
+  const json::string* status = StringMember(frame, "status");
+  if (id == nullptr || message_id == nullptr || status == nullptr ||
+      (*status != "delivered" && *status != "read")) {
+    return BadFrame("receipt needs 'id', 'message_id' and a 'status' of delivered or read");
+  }
+  return ReceiptFrame{std::string(*id), std::string(*message_id),
+                      *status == "read" ? ReceiptStatus::kRead : ReceiptStatus::kDelivered};
+}
+
+Route ReadRoute(const json::object& frame) {
+  const json::value* v = frame.if_contains("route");
+  const json::object* route = v != nullptr ? v->if_object() : nullptr;
+  if (route == nullptr) return {};
+  return Route{OptionalString(*route, "site"), OptionalString(*route, "dnai"),
+               OptionalString(*route, "ulcl"), OptionalString(*route, "psa")};
+}
+
+ExchangeFrame DecodeMessage(const json::object& frame) {
+  const json::string* message_id = StringMember(frame, "message_id");
+  auto ts = Int64Member(frame, "ts");
+  auto from = ReadAddress(frame, "from");
+  auto to = ReadAddress(frame, "to");
+  if (message_id == nullptr || !ts || !from || !to)
+    return BadFrame("message needs 'message_id', a numeric 'ts', 'from' and 'to'");
+
+  const json::value* content = frame.if_contains("content");
+  if (content == nullptr || !content->is_object())
+    return BadFrame("message needs a 'content' object");
+  auto app = ContentApp(content->get_object());
+  if (!app) return FrameError{app.error(), std::nullopt};
+
+  const json::object& from_object = frame.at("from").get_object();
+  return MessageFrame{std::string(*message_id), *ts,
+                      std::move(*from),         OptionalString(from_object, "platform_name"),
+                      std::move(*to),           json::serialize(*content),
+                      std::move(app).value(),   ReadRoute(frame)};
+}
+
 }  // namespace
 
 ClientFrame DecodeClientFrame(std::string_view text) {
@@ -187,6 +284,77 @@ std::string EncodeReceipt(std::string_view client_id, std::string_view message_i
 std::string EncodeError(const Error& error) {
   return json::serialize(json::object{
       {"type", "error"}, {"code", ErrorCodeName(error.code)}, {"message", error.message}});
+}
+
+ExchangeFrame DecodeExchangeFrame(std::string_view text) {
+  json::error_code ec;
+  json::value value = json::parse(text, ec);
+  if (ec) return BadFrame("the frame is not valid JSON: " + ec.message());
+  const json::object* frame = value.if_object();
+  if (frame == nullptr) return BadFrame("a frame must be a JSON object");
+  const json::string* type = StringMember(*frame, "type");
+  if (type == nullptr) return BadFrame("a frame needs a string 'type'");
+
+  if (*type == "message") return DecodeMessage(*frame);
+  if (*type == "accepted") return DecodeAccepted(*frame);
+  if (*type == "receipt") return DecodeReceipt(*frame);
+  if (*type == "rejected") return DecodeRejected(*frame);
+  if (*type == "welcome") return DecodeWelcome(*frame);
+  if (*type == "error") return DecodeError(*frame);
+  return UnknownFrame{std::string(*type)};
+}
+
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name) {
+  // kInternal is the last enumerator of ErrorCode.
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    if (ErrorCodeName(code) == name) return code;
+  }
+  return std::nullopt;
+}
+
+std::string EncodeHello(const HelloFrame& hello) {
+  return json::serialize(
+      json::object{{"type", "hello"}, {"token", hello.token}, {"device", hello.device}});
+}
+
+std::string EncodeSend(const SendFrame& send) {
+  std::string frame = json::serialize(json::object{{"type", "send"},
+                                                   {"id", send.client_id},
+                                                   {"from", AddressObject(send.from)},
+                                                   {"to", AddressObject(send.to)}});
+  // Splice the already validated content in, as EncodeMessage does.
+  frame.pop_back();
+  frame.append(",\"content\":").append(send.content_json).push_back('}');
+  return frame;
+}
+
+std::string EncodeAck(const AckFrame& ack) {
+  return json::serialize(json::object{{"type", "ack"}, {"message_id", ack.message_id}});
+}
+
+std::string EncodeRead(const ReadFrame& read) {
+  return json::serialize(json::object{{"type", "read"}, {"message_id", read.message_id}});
+}
+
+std::string EncodeLocation(const LocationFrame& location) {
+  return json::serialize(
+      json::object{{"type", "location"}, {"tai", location.tai}, {"cell", location.cell}});
+}
+
+std::string TextContent(std::string_view text) {
+  return json::serialize(json::object{{"type", "text"}, {"text", text}});
+}
+
+std::optional<std::string> ContentText(std::string_view content_json) {
+  json::error_code ec;
+  json::value value = json::parse(content_json, ec);
+  const json::object* content = ec ? nullptr : value.if_object();
+  if (content == nullptr) return std::nullopt;
+  const json::string* type = StringMember(*content, "type");
+  const json::string* text = StringMember(*content, "text");
+  if (type == nullptr || *type != "text" || text == nullptr) return std::nullopt;
+  return std::string(*text);
 }
 
 }  // namespace sb::api

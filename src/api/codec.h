@@ -4,6 +4,10 @@
 // Decoding never throws: input that is not a well-formed frame yields a FrameError carrying the
 // stable code to answer with (and the client id when one could be read, so that a bad `send` is
 // answered with `rejected` for that id).
+//
+// The exchange decodes terminal frames (DecodeClientFrame) and encodes its own (Encode*); the
+// client library does the reverse with DecodeExchangeFrame and the Encode* functions for terminal
+// frames at the end of this header. Every function here is pure and safe from any thread.
 #pragma once
 
 #include <cstdint>
@@ -73,5 +77,89 @@ std::string EncodeMessage(const SessionMessage& message, std::string_view sender
 std::string EncodeReceipt(std::string_view client_id, std::string_view message_id,
                           std::string_view status);
 std::string EncodeError(const Error& error);
+
+// --- Client side: frames from the exchange, decoded
+// -----------------------------------------------
+
+struct WelcomeFrame {
+  std::string platform_id;
+  std::string platform_name;
+  std::string account;
+  std::string session;
+};
+
+struct AcceptedFrame {
+  std::string client_id;
+  std::string message_id;
+  std::int64_t ts_ms = 0;
+  bool duplicate = false;
+};
+
+// A code as the exchange wrote it. Newer exchanges may send codes this build does not know, so the
+// wire name is kept; ErrorCodeFromName maps the known ones.
+struct WireError {
+  std::string code;
+  std::string message;
+};
+
+struct RejectedFrame {
+  std::string client_id;
+  WireError error;
+};
+
+struct MessageFrame {
+  std::string message_id;
+  std::int64_t ts_ms = 0;
+  Address from;
+  std::string from_platform_name;
+  Address to;
+  std::string content_json;  // the content object, re-serialised
+  std::string app;           // "chat" for text content
+  Route route;               // members absent from the frame stay empty
+};
+
+enum class ReceiptStatus { kDelivered, kRead };
+
+struct ReceiptFrame {
+  std::string client_id;
+  std::string message_id;
+  ReceiptStatus status = ReceiptStatus::kDelivered;
+};
+
+struct ErrorFrame {
+  WireError error;
+};
+
+// A well-formed frame of a type this build does not know: the contract lets the exchange add
+// frames, so a client ignores these rather than treating them as errors.
+struct UnknownFrame {
+  std::string type;
+};
+
+using ExchangeFrame = std::variant<WelcomeFrame, AcceptedFrame, RejectedFrame, MessageFrame,
+                                   ReceiptFrame, ErrorFrame, UnknownFrame, FrameError>;
+
+// Decodes one frame from the exchange. Unknown members are ignored; a missing or mistyped required
+// member yields FrameError (kBadFrame). `ts` may be any JSON number.
+ExchangeFrame DecodeExchangeFrame(std::string_view text);
+
+// The code named `name` (e.g. "rate_limited"), or nullopt for a name this build does not know.
+std::optional<ErrorCode> ErrorCodeFromName(std::string_view name);
+
+// --- Client side: frames to the exchange, encoded
+// --------------------------------------------------
+
+std::string EncodeHello(const HelloFrame& hello);
+// Precondition: `send.content_json` is a content object that ValidateContent accepts (it is
+// spliced in as it is). `send.app` is not sent: the exchange derives it from the content.
+std::string EncodeSend(const SendFrame& send);
+std::string EncodeAck(const AckFrame& ack);
+std::string EncodeRead(const ReadFrame& read);
+std::string EncodeLocation(const LocationFrame& location);
+
+// `{"type":"text","text":<text>}`, for EncodeSend.
+std::string TextContent(std::string_view text);
+// The text of text content; nullopt for application content or input that is not a content object.
+std::optional<std::string> ContentText(std::string_view content_json);
 
 }  // namespace sb::api

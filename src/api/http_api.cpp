@@ -7,6 +7,7 @@
 #include <boost/url/parse_path.hpp>
 #include <boost/url/parse_query.hpp>
 
+#include "api/offload_api.h"
 #include "auth/secret.h"
 #include "core/clock.h"
 
@@ -257,6 +258,15 @@ void HttpApi::Dispatch(Call& call) {
     call.Fail(MakeError(ErrorCode::kMethodNotAllowed, "method not allowed on this resource"));
   };
 
+  // Offload's endpoints (api/offload_api.h) check their own callers.
+  if (offload_api_ != nullptr &&
+      offload_api_->Dispatch(OffloadCall{method, s, is_operator,
+                                         is_platform ? call.caller.platform : nullptr, call.body,
+                                         call.respond})) {
+    call.answered = true;
+    return;
+  }
+
   if (s.size() == 2 && s[1] == "enrollments") {
     if (method != "POST") return not_allowed();
     if (!is_operator) return forbidden();
@@ -466,11 +476,18 @@ void HttpApi::Terminals(Call& call, const std::string& platform_id, const std::s
     return call.Fail(MakeError(ErrorCode::kNotFound, "no such account on this platform"));
   }
   json::array terminals;
+  // Routes asked for a view are not egress: offload does not count them.
+  std::optional<offload::OffloadService::QuietScope> quiet;
+  if (offload_api_ != nullptr)
+    quiet.emplace(offload_api_->service());
   for (const auto& info : exchange_.TerminalsOf(address)) {
-    terminals.push_back(json::object{{"session", std::to_string(info.id)},
-                                     {"device", info.device},
-                                     {"connected_at", info.connected_ms},
-                                     {"route", RouteJson(info.route)}});
+    json::object entry{{"session", std::to_string(info.id)},
+                       {"device", info.device},
+                       {"connected_at", info.connected_ms},
+                       {"route", RouteJson(info.route)}};
+    if (offload_api_ != nullptr)
+      offload_api_->AddTerminalDetails(info.id, address, entry);
+    terminals.push_back(std::move(entry));
   }
   call.Reply(200, json::object{{"platform_id", platform_id},
                                {"account", account},

@@ -20,6 +20,8 @@
 
 namespace sb::api {
 
+class OffloadApi;
+
 struct HttpApiOptions {
   std::string operator_token;
   std::int64_t default_enrollment_ttl_s = 24 * 3600;
@@ -36,6 +38,8 @@ class HttpApi {
 
   // Answers 503 `unavailable` to everything but /healthz and /metrics while false.
   void SetReady(bool ready) { ready_ = ready; }
+  // Offload's endpoints and terminal details; null (the default) leaves them out. Must outlive this.
+  void SetOffloadApi(OffloadApi* offload_api) { offload_api_ = offload_api; }
 
  private:
   struct Call;
@@ -60,6 +64,7 @@ class HttpApi {
   MetricsRegistry& metrics_;
   HttpApiOptions options_;
   bool ready_ = true;
+  OffloadApi* offload_api_ = nullptr;
 };
 
 }  // namespace sb::api

@@ -12,5 +12,8 @@ int& ExitCode();
 void SetUpLogging(const std::string& level);
 
 void AddServeCommand(CLI::App& app);
+void AddPlatformCommand(CLI::App& app);
+void AddDemoCommand(CLI::App& app);
+void AddChatCommand(CLI::App& app);
 
 }  // namespace sb::cli

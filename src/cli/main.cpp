@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   sb::cli::AddServeCommand(app);
+  sb::cli::AddPlatformCommand(app);
+  sb::cli::AddDemoCommand(app);
+  sb::cli::AddChatCommand(app);
 
   try {
     app.parse(argc, argv);

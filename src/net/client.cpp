@@ -34,13 +34,9 @@ constexpr std::uint64_t kMaxInboundBytes = 256ull * 1024 * 1024;
 template <typename Done>
 bool RunUntil(asio::io_context& io, Clock::time_point deadline, Done done) {
   while (!done()) {
-    if (io.stopped()) {
-      io.restart();
-    }
+    if (io.stopped()) io.restart();
     io.poll();
-    if (done()) {
-      return true;
-    }
+    if (done()) return true;
     if (Clock::now() >= deadline || io.stopped()) {
       // Out of time, or no outstanding work could make `done()` true.
       return false;
@@ -67,9 +63,7 @@ ErrorCode RunOp(asio::io_context& io, Clock::time_point deadline, Start start, A
     result = ec;
     done = true;
   });
-  if (RunUntil(io, deadline, [&done] { return done; })) {
-    return result;
-  }
+  if (RunUntil(io, deadline, [&done] { return done; })) return result;
   abort();
   Drain(io);
   return asio::error::timed_out;
@@ -90,9 +84,7 @@ ErrorCode ConnectSocket(asio::io_context& io, tcp::socket& socket, const std::st
                                });
       },
       [&resolver] { resolver.cancel(); });
-  if (ec) {
-    return ec;
-  }
+  if (ec) return ec;
 
   return RunOp(
       io, deadline, [&](auto handler) { asio::async_connect(socket, endpoints, handler); },
@@ -182,9 +174,7 @@ ErrorCode HttpClient::Impl::Exchange(http::request<http::string_body>& request, 
 
   ErrorCode write_ec = RunOp(
       io, deadline, [&](auto handler) { http::async_write(socket, request, handler); }, abort);
-  if (write_ec == asio::error::timed_out) {
-    return write_ec;
-  }
+  if (write_ec == asio::error::timed_out) return write_ec;
 
   // Read even after a failed write: a server may answer (413, say) and close before it has read
   // all of a large body, and that answer is what the caller wants to see.
@@ -193,9 +183,7 @@ ErrorCode HttpClient::Impl::Exchange(http::request<http::string_body>& request, 
   ErrorCode read_ec = RunOp(
       io, deadline, [&](auto handler) { http::async_read(socket, buffer, parser, handler); },
       abort);
-  if (read_ec) {
-    return write_ec ? write_ec : read_ec;
-  }
+  if (read_ec) return write_ec ? write_ec : read_ec;
 
   auto response = parser.release();
   reply.status = static_cast<int>(response.result_int());
@@ -203,13 +191,9 @@ ErrorCode HttpClient::Impl::Exchange(http::request<http::string_body>& request, 
   reply.headers.clear();
   for (const auto& field : response.base()) {
     auto [it, inserted] = reply.headers.emplace(Lower(field.name_string()), field.value());
-    if (!inserted) {
-      it->second += ", " + std::string(field.value());
-    }
+    if (!inserted) it->second += ", " + std::string(field.value());
   }
-  if (!response.keep_alive()) {
-    CloseSocket();
-  }
+  if (!response.keep_alive()) CloseSocket();
   return {};
 }
 
@@ -221,9 +205,7 @@ HttpClient::HttpClient(std::string host, std::uint16_t port, std::chrono::millis
 }
 
 HttpClient::~HttpClient() {
-  if (impl_) {
-    impl_->CloseSocket();
-  }
+  if (impl_) impl_->CloseSocket();
 }
 
 HttpClient::HttpClient(HttpClient&&) noexcept = default;
@@ -234,9 +216,7 @@ HttpReply HttpClient::Request(const std::string& method, const std::string& targ
                               const std::map<std::string, std::string>& headers) {
   auto request = impl_->BuildRequest(method, target, body, headers);
   const bool reused = impl_->socket.is_open();
-  if (!reused) {
-    impl_->Connect();
-  }
+  if (!reused) impl_->Connect();
 
   HttpReply reply;
   ErrorCode ec = impl_->Exchange(request, reply);
@@ -346,9 +326,7 @@ void WsClient::Impl::OnRead(const ErrorCode& ec) {
 }
 
 void WsClient::Impl::Write(std::string_view data, bool text) {
-  if (!open) {
-    throw std::runtime_error("WebSocket send: the connection is closed");
-  }
+  if (!open) throw std::runtime_error("WebSocket send: the connection is closed");
 
   ws->text(text);
   ErrorCode ec = RunOp(
@@ -379,9 +357,7 @@ WsClient::WsClient(WsClient&&) noexcept = default;
 WsClient& WsClient::operator=(WsClient&&) noexcept = default;
 
 void WsClient::Connect(const std::string& host, std::uint16_t port, const std::string& path) {
-  if (impl_->open) {
-    throw std::runtime_error("WebSocket connect: already open");
-  }
+  if (impl_->open) throw std::runtime_error("WebSocket connect: already open");
   impl_->Reset();
   impl_->Open(host, port, path);
 }
@@ -399,9 +375,7 @@ std::optional<std::string> WsClient::Receive(std::chrono::milliseconds timeout) 
   if (s.inbox.empty() && s.open) {
     RunUntil(s.io, Clock::now() + timeout, [&s] { return !s.inbox.empty() || !s.open; });
   }
-  if (s.inbox.empty()) {
-    return std::nullopt;
-  }
+  if (s.inbox.empty()) return std::nullopt;
   std::string message = std::move(s.inbox.front());
   s.inbox.pop_front();
   return message;
@@ -409,9 +383,7 @@ std::optional<std::string> WsClient::Receive(std::chrono::milliseconds timeout) 
 
 void WsClient::Close() {
   Impl& s = *impl_;
-  if (!s.open) {
-    return;
-  }
+  if (!s.open) return;
   const auto deadline = Clock::now() + s.timeout;
 
   // The pending read sees the server's answering close frame and ends the read loop; wait for it
@@ -420,9 +392,7 @@ void WsClient::Close() {
       s.io, deadline,
       [&](auto handler) { s.ws->async_close(websocket::close_code::normal, handler); },
       [&s] { s.Abort(); });
-  if (ec || !RunUntil(s.io, deadline, [&s] { return !s.reading; })) {
-    s.Abort();
-  }
+  if (ec || !RunUntil(s.io, deadline, [&s] { return !s.reading; })) s.Abort();
   s.open = false;
 }
 

@@ -61,7 +61,8 @@ class HttpClient {
 
 // A WebSocket client. After Connect it reads continuously whenever one of its calls runs, so
 // messages and control frames (ping, close) are handled while the caller sends; messages wait in
-// an inbox until Receive takes them.
+// an inbox until Receive takes them. The inbox has no bound: a caller that sends much and never
+// receives keeps every answer in memory.
 class WsClient {
  public:
   // `timeout` bounds Connect, each Send and Close (not Receive, which takes its own).
@@ -73,7 +74,8 @@ class WsClient {
   WsClient& operator=(WsClient&&) noexcept;
 
   // Opens the TCP connection and performs the upgrade to `path` (e.g. "/v1/terminal"). Throws
-  // std::runtime_error on failure. Precondition: not open (a closed client may connect again).
+  // std::runtime_error on failure. Precondition: not open. A closed client may connect again;
+  // messages still in the inbox from its previous connection are then dropped.
   void Connect(const std::string& host, std::uint16_t port, const std::string& path);
 
   // Sends a text or binary message and waits until it is written. Throws std::runtime_error when

@@ -42,9 +42,7 @@ struct TimerState {
 void Arm(const std::shared_ptr<TimerState>& state);
 
 void Fire(const std::shared_ptr<TimerState>& state, boost::system::error_code ec) {
-  if (ec || state->cancelled) {
-    return;
-  }
+  if (ec || state->cancelled) return;
 
   state->running = true;
   state->fn();
@@ -72,9 +70,7 @@ class AsioTimer final : public Timer {
   ~AsioTimer() override { Cancel(); }
 
   void Cancel() override {
-    if (state_->cancelled) {
-      return;
-    }
+    if (state_->cancelled) return;
     state_->cancelled = true;
     state_->timer.cancel();
     if (!state_->running) {
@@ -120,9 +116,7 @@ void WaitForSignal(asio::signal_set& signals, std::vector<std::function<void(int
   // The signal_set and the callbacks live in EventLoop::Impl; destroying it cancels this wait,
   // and a cancelled wait touches neither.
   signals.async_wait([&signals, &callbacks](boost::system::error_code ec, int signo) {
-    if (ec) {
-      return;
-    }
+    if (ec) return;
     // A copy, so that a callback may register another without invalidating this loop.
     auto to_call = callbacks;
     for (auto& fn : to_call) {
@@ -136,9 +130,7 @@ void WaitForSignal(asio::signal_set& signals, std::vector<std::function<void(int
 
 void EventLoop::OnTerminationSignal(std::function<void(int)> fn) {
   impl_->on_signal.push_back(std::move(fn));
-  if (impl_->signals) {
-    return;
-  }
+  if (impl_->signals) return;
   impl_->signals = std::make_unique<asio::signal_set>(impl_->io, SIGINT, SIGTERM);
   WaitForSignal(*impl_->signals, impl_->on_signal);
 }

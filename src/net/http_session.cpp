@@ -32,7 +32,8 @@ using WireResponse = http::response<http::string_body>;
 // data would reset the connection, and the client could lose the answer; so read and drop for a
 // while first.
 constexpr std::chrono::seconds kLingerTime{2};
-constexpr std::size_t kLingerMaxBytes = 4 * 1024 * 1024;
+constexpr std::size_t kLingerMaxBytes = std::size_t{4} * 1024 * 1024;
+constexpr std::size_t kLingerChunk = std::size_t{16} * 1024;
 
 std::string_view View(beast::string_view s) {
   return {s.data(), s.size()};
@@ -121,12 +122,8 @@ bool ExpectsContinue(const WireRequest& header) {
 }
 
 std::string Why(const boost::system::error_code& ec) {
-  if (ec == http::error::end_of_stream) {
-    return "closed by the peer";
-  }
-  if (ec == beast::error::timeout) {
-    return "idle timeout";
-  }
+  if (ec == http::error::end_of_stream) return "closed by the peer";
+  if (ec == beast::error::timeout) return "idle timeout";
   return ec.message();
 }
 
@@ -172,7 +169,7 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
   asio::steady_timer answered_;
   std::uint64_t sequence_ = 0;  // of the request in hand
   std::optional<HttpResponse> response_;
-  bool reading_ = false;
+  bool reading_ = false;  // a read is pending that GoAway() may cut short
   bool closing_ = false;
   bool upgraded_ = false;
 };
@@ -181,22 +178,21 @@ class HttpSession final : public Session, public std::enable_shared_from_this<Ht
 // last copy without answering, it answers 503 so that the connection does not hang.
 class ReplySlot {
  public:
-  ReplySlot(std::weak_ptr<HttpSession> session, std::uint64_t sequence)
-      : session_(std::move(session)), sequence_(sequence) {}
+  ReplySlot(std::weak_ptr<HttpSession> session, std::uint64_t connection, std::uint64_t sequence)
+      : session_(std::move(session)), connection_(connection), sequence_(sequence) {}
   ReplySlot(const ReplySlot&) = delete;
   ReplySlot& operator=(const ReplySlot&) = delete;
 
   ~ReplySlot() {
     if (!answered_) {
-      NetLogger().warn("a request was dropped without an answer; answering 503");
+      NetLogger().warn("[conn {}] the handler dropped a request unanswered; answering 503",
+                       connection_);
       Answer(ErrorResponse(503, "unavailable", "the request was not answered"));
     }
   }
 
   void Answer(HttpResponse response) {
-    if (answered_) {
-      return;
-    }
+    if (answered_) return;
     answered_ = true;
     // A weak_ptr: a pending answer must not keep a closed connection alive.
     if (auto session = session_.lock()) {
@@ -206,6 +202,7 @@ class ReplySlot {
 
  private:
   std::weak_ptr<HttpSession> session_;
+  std::uint64_t connection_;
   std::uint64_t sequence_;
   bool answered_ = false;
 };
@@ -234,23 +231,17 @@ asio::awaitable<HttpSession::Next> HttpSession::ServeOne() {
       core_->options.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
 
   auto ec = co_await Read(parser, true);
-  if (ec) {
-    co_return co_await OnReadError(ec);
-  }
+  if (ec) co_return co_await OnReadError(ec);
   if (ExpectsContinue(parser.get()) && !parser.is_done() && !co_await SendContinue()) {
     co_return Next::kClose;
   }
   if (!parser.is_done()) {
     ec = co_await Read(parser, false);
-    if (ec) {
-      co_return co_await OnReadError(ec);
-    }
+    if (ec) co_return co_await OnReadError(ec);
   }
 
   auto request = parser.release();
-  if (websocket::is_upgrade(request)) {
-    co_return co_await Upgrade(std::move(request));
-  }
+  if (websocket::is_upgrade(request)) co_return co_await Upgrade(std::move(request));
   co_return co_await Answer(std::move(request));
 }
 
@@ -304,14 +295,12 @@ asio::awaitable<HttpSession::Next> HttpSession::Answer(WireRequest request) {
   const bool head = request.method() == http::verb::head;
 
   auto response = co_await AskHandler(ToHttpRequest(std::move(request), remote_));
-  if (!response) {
-    co_return Next::kClose;
-  }
+  if (!response) co_return Next::kClose;
   // A connection told to go away answers what it holds, then closes.
   const bool keep = keep_alive && !closing_;
-  if (!co_await Reply(std::move(*response), version, keep, head)) {
-    co_return Next::kClose;
-  }
+  if (!co_await Reply(std::move(*response), version, keep, head)) co_return Next::kClose;
+  // A large request leaves a large buffer behind; an idle connection should not keep it.
+  buffer_.shrink_to_fit();
   co_return keep ? Next::kRead : Next::kClose;
 }
 
@@ -319,9 +308,7 @@ asio::awaitable<std::optional<HttpResponse>> HttpSession::AskHandler(HttpRequest
   ++sequence_;
   response_.reset();
   auto* handler = core_->handler;
-  if (handler == nullptr) {
-    co_return std::nullopt;
-  }
+  if (handler == nullptr) co_return std::nullopt;
 
   handler->OnHttp(std::move(request), MakeRespond());
   if (!response_ && !closing_) {
@@ -340,11 +327,10 @@ asio::awaitable<HttpSession::Next> HttpSession::Upgrade(WireRequest request) {
     const bool sent =
         co_await Reply(ErrorResponse(404, "not_found", "no WebSocket endpoint at this path"),
                        request.version(), keep);
-    co_return sent&& keep ? Next::kRead : Next::kClose;
+    if (!sent || !keep) co_return Next::kClose;
+    co_return Next::kRead;
   }
-  if (closing_ || core_->handler == nullptr) {
-    co_return Next::kClose;
-  }
+  if (closing_ || core_->handler == nullptr) co_return Next::kClose;
 
   // The WebSocket session takes the socket and the connection id over.
   upgraded_ = true;
@@ -370,27 +356,25 @@ asio::awaitable<void> HttpSession::LingeringClose() {
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream_.expires_after(kLingerTime);
 
-  std::array<char, 16 * 1024> sink;
+  std::array<char, kLingerChunk> sink;
   std::size_t drained = 0;
   while (drained < kLingerMaxBytes && !closing_) {
+    reading_ = true;
     // `sink` is in this frame, the stream kept by Run's `self`.
     auto [ec, bytes] = co_await stream_.async_read_some(asio::buffer(sink), kNoThrow);
-    if (ec) {
-      break;
-    }
+    reading_ = false;
+    if (ec) break;
     drained += bytes;
   }
 }
 
 Respond HttpSession::MakeRespond() {
-  auto slot = std::make_shared<ReplySlot>(weak_from_this(), sequence_);
+  auto slot = std::make_shared<ReplySlot>(weak_from_this(), id_, sequence_);
   return [slot](HttpResponse response) { slot->Answer(std::move(response)); };
 }
 
 void HttpSession::Deliver(std::uint64_t sequence, HttpResponse response) {
-  if (sequence != sequence_ || response_) {
-    return;
-  }
+  if (sequence != sequence_ || response_) return;
   response_ = std::move(response);
   answered_.cancel();
 }
@@ -410,9 +394,7 @@ void HttpSession::Abort() {
 }
 
 void HttpSession::Finish() {
-  if (upgraded_) {
-    return;
-  }
+  if (upgraded_) return;
   boost::system::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream_.close();
@@ -422,7 +404,7 @@ void HttpSession::Finish() {
 
 }  // namespace
 
-void StartHttpSession(std::shared_ptr<ServerCore> core, tcp::socket socket, std::uint64_t id,
+void StartHttpSession(const std::shared_ptr<ServerCore>& core, tcp::socket socket, std::uint64_t id,
                       std::string remote) {
   auto session = std::make_shared<HttpSession>(core, std::move(socket), id, std::move(remote));
   core->Register(id, session);

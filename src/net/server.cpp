@@ -54,9 +54,7 @@ tcp::endpoint ResolveListenAddress(asio::io_context& io, const std::string& host
                                    std::uint16_t port) {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(host, ec);
-  if (!ec) {
-    return {address, port};
-  }
+  if (!ec) return {address, port};
 
   // Not a literal address: a name such as "localhost".
   tcp::resolver resolver(io);
@@ -116,9 +114,7 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<ServerCore> core) {
   while (core->accepting) {
     // `core`, a parameter of this coroutine, keeps the acceptor alive while the accept waits.
     auto [ec, socket] = co_await core->acceptor.async_accept(kNoThrow);
-    if (!core->accepting) {
-      break;
-    }
+    if (!core->accepting) break;
 
     if (ec == asio::error::connection_aborted) {
       continue;  // that client gave up; the next one is unaffected
@@ -151,9 +147,7 @@ std::vector<std::shared_ptr<Session>> LiveSessions(const ServerCore& core) {
 
 spdlog::logger& NetLogger() {
   static const std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("net")) {
-      return existing;
-    }
+    if (auto existing = spdlog::get("net")) return existing;
     auto created = spdlog::default_logger()->clone("net");
     try {
       spdlog::register_logger(created);
@@ -166,10 +160,8 @@ spdlog::logger& NetLogger() {
   return *logger;
 }
 
-void LogUnexpected::operator()(std::exception_ptr error) const {
-  if (!error) {
-    return;
-  }
+void LogUnexpected::operator()(const std::exception_ptr& error) const {
+  if (!error) return;
   try {
     std::rethrow_exception(error);
   } catch (const std::exception& e) {
@@ -236,9 +228,7 @@ std::uint16_t Server::port() const {
 }
 
 void Server::Start() {
-  if (impl_->accepting || !impl_->acceptor.is_open()) {
-    return;
-  }
+  if (impl_->accepting || !impl_->acceptor.is_open()) return;
   impl_->accepting = true;
 
   // The coroutine holds its own shared_ptr to the core; it ends when StopAccepting() closes the

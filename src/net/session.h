@@ -52,7 +52,7 @@ spdlog::logger& NetLogger();
 // The completion of a detached coroutine. Sessions catch what they expect; an exception that still
 // escapes is a bug, logged here rather than thrown out of EventLoop::Run().
 struct LogUnexpected {
-  void operator()(std::exception_ptr error) const;
+  void operator()(const std::exception_ptr& error) const;
 };
 
 // {"error":{"code":..,"message":..}} as the contract spells every error.
@@ -91,12 +91,12 @@ struct ServerCore {
 };
 
 // Serves HTTP on an accepted connection until it closes or upgrades to a WebSocket.
-void StartHttpSession(std::shared_ptr<ServerCore> core, tcp::socket socket, std::uint64_t id,
+void StartHttpSession(const std::shared_ptr<ServerCore>& core, tcp::socket socket, std::uint64_t id,
                       std::string remote);
 
 // Completes the WebSocket handshake for `upgrade` (already read from `stream`) and serves the
 // connection. Keeps the id the connection had as an HTTP session.
-void StartWsSession(std::shared_ptr<ServerCore> core, Transport stream, WireRequest upgrade,
+void StartWsSession(const std::shared_ptr<ServerCore>& core, Transport stream, WireRequest upgrade,
                     std::uint64_t id, std::string remote);
 
 }  // namespace sb::net

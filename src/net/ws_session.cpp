@@ -20,7 +20,7 @@ namespace {
 namespace websocket = beast::websocket;
 
 // How much of a message one read takes at most.
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 // For the opening and the closing handshake.
 constexpr std::chrono::seconds kHandshakeTimeout{30};
 // Messages up to this many times max_frame_bytes are read and dropped with the connection kept;
@@ -36,9 +36,7 @@ std::string Why(const boost::system::error_code& ec, const websocket::close_reas
   if (ec == websocket::error::closed) {
     return "closed by the peer with " + std::to_string(reason.code);
   }
-  if (ec == beast::error::timeout) {
-    return "timed out";
-  }
+  if (ec == beast::error::timeout) return "timed out";
   return ec.message();
 }
 
@@ -59,7 +57,7 @@ class WsSession final : public Session,
   std::size_t QueuedBytes() const override { return queued_bytes_; }
   bool IsOpen() const override { return open_ && !close_reason_; }
 
-  void GoAway() override { Close(websocket::close_code::going_away, "going away"); }
+  void GoAway() override;
   void Abort() override;
 
  private:
@@ -70,7 +68,7 @@ class WsSession final : public Session,
   };
 
   void Configure();
-  asio::awaitable<bool> Accept(WireRequest upgrade);
+  asio::awaitable<boost::system::error_code> Accept(WireRequest upgrade);
   asio::awaitable<boost::system::error_code> ReadLoop();
   asio::awaitable<boost::system::error_code> ReadMessage(Message& message);
   std::size_t ReadLimit(const Message& message) const;
@@ -101,11 +99,13 @@ asio::awaitable<void> WsSession::Run([[maybe_unused]] std::shared_ptr<WsSession>
   // member coroutines it awaits.
   boost::system::error_code ec;
   try {
-    if (co_await Accept(std::move(upgrade))) {
+    ec = co_await Accept(std::move(upgrade));
+    if (!ec) {
       ec = co_await ReadLoop();
     }
   } catch (const std::exception& e) {
     NetLogger().error("[conn {}] failed: {}", id_, e.what());
+    ec = asio::error::fault;
   }
   Finish(ec);
 }
@@ -128,30 +128,25 @@ void WsSession::Configure() {
   ws_.text(true);
 }
 
-asio::awaitable<bool> WsSession::Accept(WireRequest upgrade) {
+asio::awaitable<boost::system::error_code> WsSession::Accept(WireRequest upgrade) {
   Configure();
   // `upgrade` is in this frame until the handshake ends; Run's `self` keeps the stream.
   auto [ec] = co_await ws_.async_accept(upgrade, kNoThrow);
-  if (ec) {
-    NetLogger().debug("[conn {}] WebSocket handshake failed: {}", id_, ec.message());
-    co_return false;
-  }
+  if (ec) co_return ec;
 
   open_ = true;
   NetLogger().debug("[conn {}] WebSocket open", id_);
   if (auto* handler = core_->handler) {
     handler->OnWsOpen(shared_from_this());
   }
-  co_return true;
+  co_return ec;
 }
 
 asio::awaitable<boost::system::error_code> WsSession::ReadLoop() {
   for (;;) {
     Message message;
     auto ec = co_await ReadMessage(message);
-    if (ec) {
-      co_return ec;
-    }
+    if (ec) co_return ec;
     Dispatch(message);
     buffer_.clear();
     buffer_.shrink_to_fit();
@@ -164,9 +159,7 @@ asio::awaitable<boost::system::error_code> WsSession::ReadMessage(Message& messa
   do {
     // Run's `self` keeps the stream and the buffer alive.
     auto [ec, bytes] = co_await ws_.async_read_some(buffer_, ReadLimit(message), kNoThrow);
-    if (ec) {
-      co_return ec;
-    }
+    if (ec) co_return ec;
 
     message.binary = ws_.got_binary();
     if (!message.binary && buffer_.size() > core_->options.max_frame_bytes) {
@@ -181,9 +174,7 @@ asio::awaitable<boost::system::error_code> WsSession::ReadMessage(Message& messa
 
 // One byte past max_frame_bytes is enough to know a message is too large.
 std::size_t WsSession::ReadLimit(const Message& message) const {
-  if (message.binary || message.too_large) {
-    return kReadChunk;
-  }
+  if (message.binary || message.too_large) return kReadChunk;
   const auto left = core_->options.max_frame_bytes - buffer_.size();
   return left >= kReadChunk ? kReadChunk : left + 1;
 }
@@ -191,9 +182,7 @@ std::size_t WsSession::ReadLimit(const Message& message) const {
 void WsSession::Dispatch(const Message& message) {
   auto* handler = core_->handler;
   // After Close() the handler has given up on this connection: what still arrives is dropped.
-  if (handler == nullptr || !IsOpen()) {
-    return;
-  }
+  if (handler == nullptr || !IsOpen()) return;
 
   auto self = shared_from_this();
   if (message.binary) {
@@ -210,18 +199,14 @@ void WsSession::Dispatch(const Message& message) {
 }
 
 void WsSession::Send(std::string text) {
-  if (!IsOpen()) {
-    return;
-  }
+  if (!IsOpen()) return;
   queued_bytes_ += text.size();
   queue_.push_back(std::move(text));
   StartWriting();
 }
 
 void WsSession::Close(std::uint16_t code, std::string reason) {
-  if (!IsOpen()) {
-    return;
-  }
+  if (!IsOpen()) return;
   // The close frame has room for 123 bytes of reason.
   websocket::close_reason close(code);
   close.reason.assign(reason.data(), std::min(reason.size(), close.reason.max_size()));
@@ -232,9 +217,7 @@ void WsSession::Close(std::uint16_t code, std::string reason) {
 }
 
 void WsSession::StartWriting() {
-  if (writing_) {
-    return;
-  }
+  if (writing_) return;
   writing_ = true;
   // The coroutine's `self` parameter keeps the session and its queue alive while it writes.
   asio::co_spawn(ws_.get_executor(), WriteQueued(shared_from_this()), LogUnexpected{});
@@ -266,13 +249,20 @@ asio::awaitable<void> WsSession::WriteQueued([[maybe_unused]] std::shared_ptr<Ws
 }
 
 void WsSession::MarkClosed() {
-  if (!open_) {
-    return;
-  }
+  if (!open_) return;
   open_ = false;
   if (auto* handler = core_->handler) {
     handler->OnWsClose(shared_from_this());
   }
+}
+
+void WsSession::GoAway() {
+  // Still in the opening handshake: the handler has not seen the connection, so just drop it.
+  if (!open_) {
+    beast::get_lowest_layer(ws_).close();
+    return;
+  }
+  Close(websocket::close_code::going_away, "going away");
 }
 
 void WsSession::Abort() {
@@ -295,7 +285,7 @@ void WsSession::Finish(const boost::system::error_code& ec) {
 
 }  // namespace
 
-void StartWsSession(std::shared_ptr<ServerCore> core, Transport stream, WireRequest upgrade,
+void StartWsSession(const std::shared_ptr<ServerCore>& core, Transport stream, WireRequest upgrade,
                     std::uint64_t id, std::string remote) {
   auto session = std::make_shared<WsSession>(core, std::move(stream), id, std::move(remote));
   core->Register(id, session);

@@ -21,9 +21,17 @@
 //   clock_skew_s = 60                # tolerance on token exp and iat
 //
 //   [main]                           # the main anchor, the route when nothing is offloaded
-//   site = "main"
+//   site = "main"                    # (ignored when a topology file is given: its main wins)
 //   dnai = ""
 //   psa = "psa-main"
+//
+//   topology = "topology.json"       # operator network (docs/offload.md); relative paths are read
+//                                    # from the config file's folder; absent: main anchor only
+//   [offload]
+//   tick_ms = 1000                   # how often paths are checked for validity windows
+//   notify_attempts = 5              # webhook attempts per notification
+//   notify_backoff_ms = 500          # delay before the second attempt; doubles after each
+//   notify_timeout_ms = 5000         # per attempt
 #pragma once
 
 #include <cstdint>
@@ -31,6 +39,7 @@
 #include <string>
 
 #include "core/message.h"
+#include "offload/topology.h"
 
 namespace sb::server {
 
@@ -54,7 +63,17 @@ struct Config {
   std::int64_t clock_skew_s = 60;
 
   Route main_route{"main", "", "", "psa-main"};
+
+  std::string topology_path;  // absolute, or relative to the working folder; empty: none
+  std::int64_t offload_tick_ms = 1000;
+  std::int64_t notify_attempts = 5;
+  std::int64_t notify_backoff_ms = 500;
+  std::int64_t notify_timeout_ms = 5000;
 };
+
+// The operator network: the topology file when one is configured, else the main anchor of [main].
+// Throws std::runtime_error naming the file and the problem.
+offload::Topology LoadTopology(const Config& config);
 
 // Reads a TOML file over the defaults; throws std::runtime_error naming the file, key and problem.
 Config LoadConfigFile(const std::string& path);

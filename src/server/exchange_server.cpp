@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "api/http_api.h"
+#include "api/offload_api.h"
 #include "api/terminal_gateway.h"
 #include "auth/secret.h"
 #include "core/clock.h"
@@ -20,7 +21,9 @@
 #include "delivery/exchange.h"
 #include "net/event_loop.h"
 #include "net/server.h"
+#include "offload/offload_service.h"
 #include "registry/registry.h"
+#include "server/webhook_sender.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace sb::server {
@@ -131,15 +134,38 @@ int RunExchange(const Config& config) {
   delivery::Exchange exchange(registry, *store, post, metrics, exchange_options);
   exchange.Load(snapshot);
   registry.SetObserver(&exchange);
-  const Route main_route = config.main_route;
+
+  // Offload: every message's egress comes from its sender terminal's path. Notifications go out
+  // on the webhook sender's own thread; it is declared first so that it outlives the service.
+  WebhookOptions webhook_options;
+  webhook_options.max_attempts = static_cast<int>(config.notify_attempts);
+  webhook_options.first_backoff = std::chrono::milliseconds(config.notify_backoff_ms);
+  webhook_options.timeout = std::chrono::milliseconds(config.notify_timeout_ms);
+  WebhookSender webhooks(metrics, webhook_options);
+  offload::OffloadService offload(LoadTopology(config), registry, metrics, NowMillis,
+                                  [&exchange](const Address& address) {
+                                    std::vector<offload::TerminalId> ids;
+                                    for (const auto& info : exchange.TerminalsOf(address))
+                                      ids.push_back(info.id);
+                                    return ids;
+                                  });
+  offload.SetNotificationSender(&webhooks);
   exchange.SetRouteSelector(
-      [main_route](delivery::TerminalId, const Address&, std::string_view) { return main_route; });
+      [&offload](delivery::TerminalId terminal, const Address& sender, std::string_view app) {
+        return offload.SelectRoute(terminal, sender, app);
+      });
 
   // 2. The APIs and the listener.
   api::HttpApi http(registry, exchange, metrics, api::HttpApiOptions{operator_token});
+  api::OffloadApi offload_api(registry, offload);
+  http.SetOffloadApi(&offload_api);
   api::TerminalGateway gateway(
       loop, registry, exchange, metrics,
       api::GatewayOptions{std::chrono::milliseconds(config.hello_timeout_ms)});
+  gateway.SetLocationSink([&offload](delivery::TerminalId terminal, const Address& address,
+                                     const std::string& tai, const std::string& cell) {
+    (void)offload.ReportTerminalLocation(terminal, address, offload::Location{tai, cell});
+  });
   Frontend frontend(http, gateway);
   net::ServerOptions server_options;
   server_options.host = config.listen_host;
@@ -156,6 +182,8 @@ int RunExchange(const Config& config) {
         registry.ExpireEnrollments(now);
       },
       true);
+  auto offload_tick = loop.Schedule(
+      std::chrono::milliseconds(config.offload_tick_ms), [&] { offload.Tick(); }, true);
 
   // 3. Graceful shutdown: the store's flush runs on its own thread so that the loop keeps sending
   // the `accepted` answers that the flush produces.
@@ -194,6 +222,7 @@ int RunExchange(const Config& config) {
   if (flusher.joinable()) flusher.join();
   drain_timer.reset();
   sweep.reset();
+  offload_tick.reset();
   store->Close();
   Log()->info("stopped");
   return 0;

@@ -105,5 +105,150 @@ TEST(CodecTest, EncodesAnswers) {
   EXPECT_EQ(receipt.at("status"), "read");
 }
 
+// --- Client side ---
+
+template <typename T>
+const T& AsExchange(const ExchangeFrame& frame) {
+  const T* value = std::get_if<T>(&frame);
+  if (value == nullptr) {
+    const auto* error = std::get_if<FrameError>(&frame);
+    ADD_FAILURE() << "unexpected frame kind" << (error ? ": " + error->error.message : "");
+    static T empty{};
+    return empty;
+  }
+  return *value;
+}
+
+TEST(CodecClientTest, DecodesWelcome) {
+  auto frame = DecodeExchangeFrame(EncodeWelcome("meta", "Meta World", "alice", "42"));
+  const auto& welcome = AsExchange<WelcomeFrame>(frame);
+  EXPECT_EQ(welcome.platform_id, "meta");
+  EXPECT_EQ(welcome.platform_name, "Meta World");
+  EXPECT_EQ(welcome.account, "alice");
+  EXPECT_EQ(welcome.session, "42");
+}
+
+TEST(CodecClientTest, DecodesAcceptedWithAndWithoutDuplicate) {
+  const auto& fresh =
+      AsExchange<AcceptedFrame>(DecodeExchangeFrame(EncodeAccepted("c1", "m1", 5, false)));
+  EXPECT_EQ(fresh.client_id, "c1");
+  EXPECT_EQ(fresh.message_id, "m1");
+  EXPECT_EQ(fresh.ts_ms, 5);
+  EXPECT_FALSE(fresh.duplicate);
+  auto repeated = DecodeExchangeFrame(EncodeAccepted("c1", "m1", 1700000000123, true));
+  EXPECT_TRUE(AsExchange<AcceptedFrame>(repeated).duplicate);
+  EXPECT_EQ(AsExchange<AcceptedFrame>(repeated).ts_ms, 1700000000123);
+}
+
+TEST(CodecClientTest, DecodesRejectedAndErrorKeepingTheWireCode) {
+  auto rejected = DecodeExchangeFrame(
+      EncodeRejected("c2", MakeError(ErrorCode::kRecipientNotRegistered, "who?")));
+  EXPECT_EQ(AsExchange<RejectedFrame>(rejected).client_id, "c2");
+  EXPECT_EQ(AsExchange<RejectedFrame>(rejected).error.code, "recipient_not_registered");
+  EXPECT_EQ(AsExchange<RejectedFrame>(rejected).error.message, "who?");
+
+  auto error = DecodeExchangeFrame(EncodeError(MakeError(ErrorCode::kTooLarge, "big")));
+  EXPECT_EQ(AsExchange<ErrorFrame>(error).error.code, "too_large");
+
+  auto future = DecodeExchangeFrame(R"({"type":"error","code":"brand_new_code"})");
+  EXPECT_EQ(AsExchange<ErrorFrame>(future).error.code, "brand_new_code");
+}
+
+TEST(CodecClientTest, MapsEveryCodeNameBack) {
+  for (ErrorCode code :
+       {ErrorCode::kUnauthenticated, ErrorCode::kRateLimited, ErrorCode::kRecipientQueueFull,
+        ErrorCode::kUnavailable, ErrorCode::kInternal}) {
+    EXPECT_EQ(ErrorCodeFromName(ErrorCodeName(code)), code);
+  }
+  EXPECT_EQ(ErrorCodeFromName("no_such_code"), std::nullopt);
+}
+
+TEST(CodecClientTest, DecodesMessageProducedByTheServerEncoder) {
+  SessionMessage message;
+  message.message_id = "00ff";
+  message.ts_ms = 1234;
+  message.from = {"meta", "alice"};
+  message.to = {"shop", "bob"};
+  message.content_json = R"({"type":"text","text":"hi"})";
+  message.route = {"edge-sz", "dnai-sz", "ulcl-sz", "psa-sz"};
+
+  auto frame = DecodeExchangeFrame(EncodeMessage(message, "Meta World"));
+  const auto& decoded = AsExchange<MessageFrame>(frame);
+  EXPECT_EQ(decoded.message_id, "00ff");
+  EXPECT_EQ(decoded.ts_ms, 1234);
+  EXPECT_EQ(decoded.from, (Address{"meta", "alice"}));
+  EXPECT_EQ(decoded.from_platform_name, "Meta World");
+  EXPECT_EQ(decoded.to, (Address{"shop", "bob"}));
+  EXPECT_EQ(decoded.app, "chat");
+  EXPECT_EQ(json::parse(decoded.content_json), json::parse(message.content_json));
+  EXPECT_EQ(decoded.route, message.route);
+}
+
+TEST(CodecClientTest, DecodesReceipts) {
+  auto delivered = DecodeExchangeFrame(EncodeReceipt("c3", "m3", "delivered"));
+  EXPECT_EQ(AsExchange<ReceiptFrame>(delivered).status, ReceiptStatus::kDelivered);
+  EXPECT_EQ(AsExchange<ReceiptFrame>(delivered).client_id, "c3");
+  auto read = DecodeExchangeFrame(EncodeReceipt("c3", "m3", "read"));
+  EXPECT_EQ(AsExchange<ReceiptFrame>(read).status, ReceiptStatus::kRead);
+  EXPECT_EQ(AsExchange<ReceiptFrame>(read).message_id, "m3");
+}
+
+TEST(CodecClientTest, UnknownFrameTypesAreNotErrors) {
+  auto frame = DecodeExchangeFrame(R"({"type":"weather","sunny":true})");
+  EXPECT_EQ(AsExchange<UnknownFrame>(frame).type, "weather");
+}
+
+TEST(CodecClientTest, RefusesMalformedExchangeFrames) {
+  for (
+      const char* text :
+      {"", "nope", "[]", R"({"type":1})", R"({"type":"welcome","account":"a"})",
+       R"({"type":"accepted","id":"c","message_id":"m"})",
+       R"({"type":"accepted","id":"c","message_id":"m","ts":"soon"})",
+       R"({"type":"rejected","id":"c"})", R"({"type":"error"})",
+       R"({"type":"receipt","id":"c","message_id":"m","status":"lost"})",
+       R"({"type":"message","message_id":"m","ts":1,"from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"}})",
+       R"({"type":"message","message_id":"m","ts":1,"from":{"platform":"a"},"to":{"platform":"b","account":"y"},"content":{"type":"text","text":"x"}})",
+       R"({"type":"message","message_id":"m","ts":1,"from":{"platform":"a","account":"x"},"to":{"platform":"b","account":"y"},"content":{"type":"video"}})"}) {
+    auto frame = DecodeExchangeFrame(text);
+    const auto* error = std::get_if<FrameError>(&frame);
+    ASSERT_NE(error, nullptr) << text;
+    EXPECT_EQ(error->error.code, ErrorCode::kBadFrame) << text;
+  }
+}
+
+TEST(CodecClientTest, TerminalFramesRoundTripThroughTheServerDecoder) {
+  auto hello = DecodeClientFrame(EncodeHello(HelloFrame{"tok.en.x", "phone-1"}));
+  EXPECT_EQ(As<HelloFrame>(hello).token, "tok.en.x");
+  EXPECT_EQ(As<HelloFrame>(hello).device, "phone-1");
+
+  SendFrame send{"c7", {"meta", "alice"}, {"shop", "bob"}, TextContent("hi \"there\"\n"), "chat"};
+  auto decoded = DecodeClientFrame(EncodeSend(send));
+  const auto& sent = As<SendFrame>(decoded);
+  EXPECT_EQ(sent.client_id, "c7");
+  EXPECT_EQ(sent.from, send.from);
+  EXPECT_EQ(sent.to, send.to);
+  EXPECT_EQ(sent.app, "chat");
+  EXPECT_EQ(json::parse(sent.content_json).at("text"), "hi \"there\"\n");
+
+  EXPECT_EQ(As<AckFrame>(DecodeClientFrame(EncodeAck(AckFrame{"m1"}))).message_id, "m1");
+  EXPECT_EQ(As<ReadFrame>(DecodeClientFrame(EncodeRead(ReadFrame{"m2"}))).message_id, "m2");
+  auto location = DecodeClientFrame(EncodeLocation(LocationFrame{"tai-1", "cell-9"}));
+  EXPECT_EQ(As<LocationFrame>(location).tai, "tai-1");
+  EXPECT_EQ(As<LocationFrame>(location).cell, "cell-9");
+}
+
+TEST(CodecClientTest, EncodesAppContentAsGiven) {
+  SendFrame send{
+      "c8", {"a1", "x"}, {"b1", "y"}, R"({"type":"app","app":"vr.pose","q":[1,2]})", "vr.pose"};
+  auto decoded = DecodeClientFrame(EncodeSend(send));
+  EXPECT_EQ(As<SendFrame>(decoded).app, "vr.pose");
+}
+
+TEST(CodecClientTest, ContentTextReadsOnlyTextContent) {
+  EXPECT_EQ(ContentText(TextContent("hello")), "hello");
+  EXPECT_EQ(ContentText(R"({"type":"app","app":"x","text":"no"})"), std::nullopt);
+  EXPECT_EQ(ContentText("not json"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace sb::api
