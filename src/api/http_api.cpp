@@ -206,13 +206,15 @@ void HttpApi::Dispatch(Call& call) {
   const auto& s = call.segments;
   const std::string& method = call.request.method;
 
-  // Paragraph one: what anyone who reaches the listener may read.
-  if (s.size() == 1 && s[0] == "healthz" && method == "GET") {
-    call.Reply(ready_ ? 200 : 503, json::object{{"status", ready_ ? "ok" : "starting"}});
-    return;
-  }
-  if (s.size() == 1 && s[0] == "metrics" && method == "GET") {
-    Metrics(call);
+  // What anyone who reaches the listener may read.
+  if (s.size() == 1 && (s[0] == "healthz" || s[0] == "metrics")) {
+    if (method != "GET" && method != "HEAD") {
+      call.Fail(MakeError(ErrorCode::kMethodNotAllowed, "only GET is allowed here"));
+    } else if (s[0] == "metrics") {
+      Metrics(call);
+    } else {
+      call.Reply(ready_ ? 200 : 503, json::object{{"status", ready_ ? "ok" : "unavailable"}});
+    }
     return;
   }
   if (s.empty() || s[0] != "v1") {
@@ -478,15 +480,13 @@ void HttpApi::Terminals(Call& call, const std::string& platform_id, const std::s
   json::array terminals;
   // Routes asked for a view are not egress: offload does not count them.
   std::optional<offload::OffloadService::QuietScope> quiet;
-  if (offload_api_ != nullptr)
-    quiet.emplace(offload_api_->service());
+  if (offload_api_ != nullptr) quiet.emplace(offload_api_->service());
   for (const auto& info : exchange_.TerminalsOf(address)) {
     json::object entry{{"session", std::to_string(info.id)},
                        {"device", info.device},
                        {"connected_at", info.connected_ms},
                        {"route", RouteJson(info.route)}};
-    if (offload_api_ != nullptr)
-      offload_api_->AddTerminalDetails(info.id, address, entry);
+    if (offload_api_ != nullptr) offload_api_->AddTerminalDetails(info.id, address, entry);
     terminals.push_back(std::move(entry));
   }
   call.Reply(200, json::object{{"platform_id", platform_id},

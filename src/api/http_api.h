@@ -38,7 +38,8 @@ class HttpApi {
 
   // Answers 503 `unavailable` to everything but /healthz and /metrics while false.
   void SetReady(bool ready) { ready_ = ready; }
-  // Offload's endpoints and terminal details; null (the default) leaves them out. Must outlive this.
+  // Offload's endpoints and terminal details; null (the default) leaves them out. Must outlive
+  // this.
   void SetOffloadApi(OffloadApi* offload_api) { offload_api_ = offload_api; }
 
  private:

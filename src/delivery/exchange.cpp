@@ -59,7 +59,7 @@ struct Exchange::Pending {
 
 struct Exchange::Mailbox {
   std::map<std::uint64_t, std::shared_ptr<Pending>> messages;  // by message id number, in order
-  std::unordered_set<std::string> devices;                     // every known device
+  std::unordered_map<std::string, std::int64_t> devices;       // known device -> last seen
   std::vector<TerminalId> terminals;                           // connected now
   std::size_t in_flight = 0;                                   // accepted, not yet durable
 };
@@ -111,7 +111,7 @@ void Exchange::Load(const store::Snapshot& snapshot) {
     if (!registry_.HasAccount(device.address)) continue;
     auto& mailbox = mailboxes_[device.address];
     if (!mailbox) mailbox = std::make_unique<Mailbox>();
-    mailbox->devices.insert(device.device);
+    mailbox->devices[device.device] = device.last_seen_ms;
   }
 
   std::vector<std::string> orphans;
@@ -176,9 +176,10 @@ void Exchange::Detach(TerminalId id) {
 }
 
 void Exchange::RememberDevice(const Address& address, const std::string& device) {
-  mailboxes_[address]->devices.insert(device);
+  const std::int64_t now = NowMillis();
+  mailboxes_[address]->devices[device] = now;
   // Refreshing last-seen on every attach keeps an active device from being forgotten.
-  store_.Submit(store::PutDevice{store::DeviceRecord{address, device, NowMillis()}}, {});
+  store_.Submit(store::PutDevice{store::DeviceRecord{address, device, now}}, {});
 }
 
 std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address) const {
@@ -201,20 +202,23 @@ void Exchange::Send(TerminalId id, SendRequest request) {
   if (it == terminals_.end()) return;
   Terminal& terminal = *it->second;
 
-  if (auto checked = Check(terminal, request); !checked) {
+  if (request.from != terminal.address) {
+    Reject(terminal, request.client_id,
+           MakeError(ErrorCode::kSenderMismatch,
+                     "'from' must be the identity this terminal authenticated as (" +
+                         terminal.address.ToString() + ")"));
+    return;
+  }
+  // A retry of a message already accepted gets its first answer, whatever changed since.
+  if (AnswerDuplicate(terminal, request)) return;
+  if (auto checked = CheckRecipient(request); !checked) {
     Reject(terminal, request.client_id, checked.error());
     return;
   }
-  if (AnswerDuplicate(terminal, request)) return;
   Accept(terminal, std::move(request));
 }
 
-Status Exchange::Check(const Terminal& terminal, const SendRequest& request) const {
-  if (request.from != terminal.address) {
-    return MakeError(ErrorCode::kSenderMismatch,
-                     "'from' must be the identity this terminal authenticated as (" +
-                         terminal.address.ToString() + ")");
-  }
+Status Exchange::CheckRecipient(const SendRequest& request) const {
   if (auto parties = registry_.CheckParties(request.from, request.to); !parties) return parties;
 
   auto mailbox = mailboxes_.find(request.to);
@@ -330,10 +334,7 @@ void Exchange::FanOut(const std::shared_ptr<Pending>& pending) {
 }
 
 void Exchange::DeliverTo(Terminal& terminal, const Pending& pending) {
-  const registry::Platform* sender_platform = registry_.Find(pending.message.from.platform);
-  const std::string_view platform_name =
-      sender_platform != nullptr ? std::string_view(sender_platform->name) : std::string_view();
-  terminal.link->Deliver(pending.message, platform_name);
+  terminal.link->Deliver(pending.message, registry_.PlatformName(pending.message.from.platform));
   delivered_.Inc();
 }
 
@@ -374,11 +375,7 @@ void Exchange::Ack(TerminalId id, const std::string& message_id) {
                 ReceiptStatus::kDelivered);
   }
 
-  const auto& devices = mailbox->second->devices;
-  const bool all_acked = std::all_of(devices.begin(), devices.end(), [&](const std::string& d) {
-    return pending.acked_devices.count(d) != 0;
-  });
-  if (all_acked) {
+  if (AckedByAll(*mailbox->second, pending)) {
     Finish(*mailbox->second, message_id);
   } else {
     store_.Submit(store::AckMessage{message_id, terminal.device}, {});
@@ -391,8 +388,8 @@ void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
   const Pending& pending = *found->second;
 
   // Remember the sender for a read mark that may still come.
-  finished_[message_id] =
-      ReceiptTarget{pending.message.from, pending.message.client_id, pending.read_sent};
+  finished_[message_id] = ReceiptTarget{pending.message.from, pending.message.to,
+                                        pending.message.client_id, pending.read_sent};
   finished_order_.push_back(message_id);
   while (finished_order_.size() > options_.receipt_memory) {
     finished_.erase(finished_order_.front());
@@ -423,8 +420,10 @@ void Exchange::Read(TerminalId id, const std::string& message_id) {
       return;
     }
   }
+  // Only the recipient may mark a message read.
   auto done = finished_.find(message_id);
   if (done == finished_.end() || done->second.read_sent) return;
+  if (done->second.recipient != terminal.address) return;
   done->second.read_sent = true;
   SendReceipt(done->second.sender, done->second.client_id, message_id, ReceiptStatus::kRead);
 }
@@ -452,6 +451,7 @@ void Exchange::Sweep(std::int64_t now_ms) {
       --queued_messages_;
       return true;
     });
+    ForgetStaleDevices(*mailbox, now_ms - options_.retention_ms);
   }
   while (!dedup_expiry_.empty() && dedup_expiry_.front().first <= now_ms) {
     dedup_.erase(dedup_expiry_.front().second);
@@ -459,6 +459,34 @@ void Exchange::Sweep(std::int64_t now_ms) {
   }
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
   store_.Submit(store::Expire{now_ms, now_ms - options_.retention_ms}, {});
+}
+
+bool Exchange::AckedByAll(const Mailbox& mailbox, const Pending& pending) const {
+  return std::all_of(mailbox.devices.begin(), mailbox.devices.end(), [&](const auto& device) {
+    return pending.acked_devices.count(device.first) != 0;
+  });
+}
+
+void Exchange::ForgetStaleDevices(Mailbox& mailbox, std::int64_t stale_before_ms) {
+  const std::size_t before = mailbox.devices.size();
+  std::erase_if(mailbox.devices, [&](const auto& device) {
+    if (device.second >= stale_before_ms) return false;
+    // A device connected now is not stale, however long ago it first said hello.
+    return std::none_of(mailbox.terminals.begin(), mailbox.terminals.end(), [&](TerminalId id) {
+      auto t = terminals_.find(id);
+      return t != terminals_.end() && t->second->device == device.first;
+    });
+  });
+  // With no device left, messages wait for the next device (or for their retention to end).
+  if (mailbox.devices.size() == before || mailbox.devices.empty()) return;
+
+  // Messages that only a forgotten device still owed an ack are done.
+  std::vector<std::string> done;
+  for (const auto& [seq, pending] : mailbox.messages) {
+    if (AckedByAll(mailbox, *pending)) done.push_back(pending->message.message_id);
+  }
+  for (const auto& message_id : done)
+    Finish(mailbox, message_id);
 }
 
 void Exchange::DropAccount(const Address& address, const Error& why) {

@@ -104,7 +104,9 @@ class Exchange : public registry::RegistryObserver {
   struct Terminal;
   struct InFlight;
 
-  Status Check(const Terminal& terminal, const SendRequest& request) const;
+  Status CheckRecipient(const SendRequest& request) const;
+  bool AckedByAll(const Mailbox& mailbox, const Pending& pending) const;
+  void ForgetStaleDevices(Mailbox& mailbox, std::int64_t stale_before_ms);
   bool AnswerDuplicate(Terminal& terminal, const SendRequest& request);
   void Accept(Terminal& terminal, SendRequest request);
   void OnDurable(const std::shared_ptr<Pending>& pending, Status status);
@@ -135,6 +137,7 @@ class Exchange : public registry::RegistryObserver {
   std::deque<std::pair<std::int64_t, std::string>> dedup_expiry_;         // (expires, key) in order
   struct ReceiptTarget {
     Address sender;
+    Address recipient;
     std::string client_id;
     bool read_sent = false;
   };

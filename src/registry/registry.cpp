@@ -35,7 +35,10 @@ Registry::Registry(store::Store& store, Executor loop, MetricsRegistry& metrics)
 void Registry::Load(const store::Snapshot& snapshot) {
   for (const auto& record : snapshot.platforms) {
     reserved_ids_.insert(record.id);
-    if (record.deregistered_ms != 0) continue;
+    if (record.deregistered_ms != 0) {
+      retired_names_[record.id] = record.name;
+      continue;
+    }
 
     auto platform = std::make_unique<Platform>();
     platform->id = record.id;
@@ -78,6 +81,12 @@ const Platform* Registry::FindByKey(std::string_view api_key) const {
   // Looking up the hash, not the key, keeps the comparison of secrets out of the timing.
   auto it = platform_by_key_hash_.find(auth::Sha256Hex(api_key));
   return it == platform_by_key_hash_.end() ? nullptr : Find(it->second);
+}
+
+std::string_view Registry::PlatformName(std::string_view platform_id) const {
+  if (const Platform* platform = Find(platform_id)) return platform->name;
+  auto retired = retired_names_.find(platform_id);
+  return retired == retired_names_.end() ? std::string_view() : std::string_view(retired->second);
 }
 
 bool Registry::HasAccount(const Address& address) const {
@@ -326,6 +335,7 @@ void Registry::Deregister(const std::string& platform_id, Done<Ok> done) {
         }
         accounts_gauge_.Add(-static_cast<std::int64_t>(it->second->accounts.size()));
         platform_by_key_hash_.erase(it->second->key_hash);
+        retired_names_[platform_id] = it->second->name;
         platforms_.erase(it);
         platforms_gauge_.Set(static_cast<std::int64_t>(platforms_.size()));
         deregistrations_.Inc();

@@ -102,6 +102,9 @@ class Registry {
   // The platform whose key this is, or null.
   const Platform* FindByKey(std::string_view api_key) const;
   bool HasAccount(const Address& address) const;
+  // The display name of a platform, registered or deregistered (messages sent before a
+  // deregistration are still delivered under their sender's name); empty when unknown.
+  std::string_view PlatformName(std::string_view platform_id) const;
   std::size_t PlatformCount() const { return platforms_.size(); }
 
   // Verifies a terminal token: signature against the issuing platform's keys, times, and that
@@ -149,6 +152,7 @@ class Registry {
 
   std::map<std::string, std::unique_ptr<Platform>, std::less<>> platforms_;
   std::set<std::string, std::less<>> reserved_ids_;  // deregistered, or being registered
+  std::map<std::string, std::string, std::less<>> retired_names_;  // deregistered id -> name
   std::unordered_map<std::string, std::string> platform_by_key_hash_;
   std::unordered_map<std::string, store::EnrollmentRecord> enrollments_;  // by token hash
 

@@ -63,8 +63,9 @@ Config LoadConfigFile(const std::string& path) {
   Read(table, "main", "psa", config.main_route.psa);
   Read(table, "", "topology", config.topology_path);
   if (!config.topology_path.empty() && std::filesystem::path(config.topology_path).is_relative())
-    config.topology_path =
-        (std::filesystem::path(path).parent_path() / config.topology_path).lexically_normal().string();
+    config.topology_path = (std::filesystem::path(path).parent_path() / config.topology_path)
+                               .lexically_normal()
+                               .string();
   Read(table, "offload", "tick_ms", config.offload_tick_ms);
   Read(table, "offload", "notify_attempts", config.notify_attempts);
   Read(table, "offload", "notify_backoff_ms", config.notify_backoff_ms);
@@ -75,7 +76,8 @@ Config LoadConfigFile(const std::string& path) {
   if (config.retention_s == 0)
     throw std::runtime_error("config: delivery.retention_s must be positive");
   if (config.offload_tick_ms == 0 || config.notify_attempts == 0)
-    throw std::runtime_error("config: offload.tick_ms and offload.notify_attempts must be positive");
+    throw std::runtime_error(
+        "config: offload.tick_ms and offload.notify_attempts must be positive");
   return config;
 }
 
@@ -85,13 +87,11 @@ offload::Topology LoadTopology(const Config& config) {
     return offload::Topology::MainOnly(offload::MainSite{main.site, main.dnai, main.psa});
   }
   std::ifstream in(config.topology_path);
-  if (!in)
-    throw std::runtime_error("cannot read topology file " + config.topology_path);
+  if (!in) throw std::runtime_error("cannot read topology file " + config.topology_path);
   std::stringstream text;
   text << in.rdbuf();
   auto topology = offload::Topology::Parse(text.str());
-  if (!topology)
-    throw std::runtime_error(config.topology_path + ": " + topology.error().message);
+  if (!topology) throw std::runtime_error(config.topology_path + ": " + topology.error().message);
   return std::move(topology).value();
 }
 

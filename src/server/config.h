@@ -3,6 +3,9 @@
 //   listen = "127.0.0.1:8080"        # HOST:PORT; port 0 picks a free one
 //   data = "switchboard-data"        # folder of the store and the operator token
 //   log_level = "info"               # trace, debug, info, warn, error
+//   topology = "topology.json"       # operator network (docs/offload.md); relative paths are read
+//                                    # from the config file's folder; absent: main anchor only
+//                                    # (a top-level key: it must come before the first [table])
 //
 //   [limits]
 //   max_frame_bytes = 131072         # largest terminal frame
@@ -25,8 +28,7 @@
 //   dnai = ""
 //   psa = "psa-main"
 //
-//   topology = "topology.json"       # operator network (docs/offload.md); relative paths are read
-//                                    # from the config file's folder; absent: main anchor only
+//
 //   [offload]
 //   tick_ms = 1000                   # how often paths are checked for validity windows
 //   notify_attempts = 5              # webhook attempts per notification

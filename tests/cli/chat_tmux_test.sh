@@ -59,8 +59,9 @@ wait_for "$work/dave.log" '"event":"connected"'
 # --- alice logs in, in tmux ---
 pane="$work/alice.log"
 : >"$pane"
+# The pane stays open after the chat ends, so that the tmux server is still there to wait on.
 tmux new-session -d -s "$session" -x 160 -y 50 \
-  "read go; '$bin' chat --platform '$meta_url' --account alice --password alice-pass; tmux wait-for -S '$session-done'"
+  "read go; '$bin' chat --platform '$meta_url' --account alice --password alice-pass; tmux wait-for -S '$session-done'; read keep_open"
 tmux pipe-pane -t "$session" -o "cat >> '$pane'"
 tmux send-keys -t "$session" Enter
 wait_for "$pane" "Connected as alice on Meta World \($meta_id\)"

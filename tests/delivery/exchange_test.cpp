@@ -270,5 +270,61 @@ TEST_F(ExchangeTest, DeregistrationDisconnectsThePlatformsTerminals) {
   EXPECT_EQ(bob->disconnected, ErrorCode::kPlatformNotRegistered);
 }
 
+TEST_F(ExchangeTest, RetryOfAnAcceptedMessageIsAnsweredEvenIfTheRecipientWentAway) {
+  auto alice = Attach(1, alice_, "phone");
+  exchange_->Send(1, Text("c1", alice_, bob_));
+  WaitAnswers(*alice, 1);
+  bool removed = false;
+  registry_->ChangeAccounts("shop", {}, {"bob"}, [&](auto result) { removed = result.ok(); });
+  ASSERT_TRUE(loop_.RunUntil([&] { return removed; }));
+
+  exchange_->Send(1, Text("c1", alice_, bob_));
+  ASSERT_EQ(alice->answers.size(), 2u);
+  EXPECT_TRUE(alice->answers[1].duplicate);
+  EXPECT_EQ(alice->answers[1].message_id, alice->answers[0].message_id);
+  exchange_->Send(1, Text("c2", alice_, bob_));
+  EXPECT_EQ(alice->answers[2].rejected, ErrorCode::kRecipientNotRegistered);
+}
+
+TEST_F(ExchangeTest, OnlyTheRecipientCanMarkAMessageRead) {
+  auto alice = Attach(1, alice_, "phone");
+  auto bob = Attach(2, bob_, "laptop");
+  auto ben = Attach(3, {"shop", "ben"}, "tablet");
+  exchange_->Send(1, Text("c1", alice_, bob_));
+  WaitAnswers(*alice, 1);
+  const std::string id = bob->messages.at(0).message_id;
+  exchange_->Ack(2, id);  // the only device: the message is finished
+  ASSERT_EQ(alice->receipts.size(), 1u);
+
+  exchange_->Read(3, id);
+  exchange_->Ack(3, id);
+  EXPECT_EQ(alice->receipts.size(), 1u) << "ben is not the recipient";
+  exchange_->Read(2, id);
+  ASSERT_EQ(alice->receipts.size(), 2u);
+  EXPECT_EQ(alice->receipts[1].status, ReceiptStatus::kRead);
+}
+
+TEST_F(ExchangeTest, AStaleDeviceNoLongerHoldsMessages) {
+  auto alice = Attach(1, alice_, "phone");
+  Attach(2, bob_, "old-phone");
+  exchange_->Detach(2);
+  // The old phone's last hello must lie strictly before the message's time.
+  const std::int64_t seen = NowMillis();
+  while (NowMillis() < seen + 2) {
+  }
+  auto laptop = Attach(3, bob_, "laptop");
+  exchange_->Send(1, Text("c1", alice_, bob_));
+  WaitAnswers(*alice, 1);
+  const SessionMessage& message = laptop->messages.at(0);
+  exchange_->Ack(3, message.message_id);
+  EXPECT_EQ(exchange_->QueuedMessages(), 1u) << "the old phone has not acked";
+
+  // Just before the message expires, the old phone has been silent for the whole retention
+  // period: it is forgotten, while the laptop stays known because it is connected.
+  exchange_->Sweep(message.ts_ms + options_.retention_ms - 1);
+  EXPECT_EQ(exchange_->QueuedMessages(), 0u);
+  EXPECT_EQ(metrics_.GetCounter("switchboard_messages_expired_total", "").Value(), 0u);
+}
+
 }  // namespace
 }  // namespace sb::delivery
