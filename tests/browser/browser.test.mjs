@@ -2,7 +2,8 @@
 // users of two platforms talk both ways, each page shows the other's platform and account, and
 // messages sent to a page while its network is down arrive once each, in order, when it returns.
 //
-// Needs SWITCHBOARD_BIN (the binary) and /usr/bin/chromium. Screenshots go to docs/screenshots/.
+// Needs SWITCHBOARD_BIN (the binary) and /usr/bin/chromium. Screenshots go to a temporary folder,
+// or to docs/screenshots/ when SWITCHBOARD_UPDATE_SCREENSHOTS=1 (to refresh the documentation).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const screenshots = path.resolve(here, '../../docs/screenshots');
+const screenshots =
+  process.env.SWITCHBOARD_UPDATE_SCREENSHOTS === '1'
+    ? path.resolve(here, '../../docs/screenshots')
+    : fs.mkdtempSync(path.join(os.tmpdir(), 'sb-screenshots-'));
 const binary = process.env.SWITCHBOARD_BIN;
 const chromiumArgs = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
