@@ -20,3 +20,9 @@ fi
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
 ctest --preset "$preset" -j2 --timeout 600
+
+# A short fuzz run of every target (scripts/fuzz.sh), in CI or when asked for with
+# SWITCHBOARD_FUZZ_SECONDS. Its build is separate (preset `fuzz`, clang).
+if [[ "${CI:-}" == "true" || -n "${SWITCHBOARD_FUZZ_SECONDS:-}" ]]; then
+  bash scripts/fuzz.sh "${SWITCHBOARD_FUZZ_SECONDS:-10}"
+fi

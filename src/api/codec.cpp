@@ -1,6 +1,7 @@
 #include "api/codec.h"
 
 #include <boost/json.hpp>
+#include <limits>
 
 namespace sb::api {
 namespace json = boost::json;
@@ -114,8 +115,16 @@ std::optional<std::int64_t> Int64Member(const json::object& object, std::string_
   const json::value* v = object.if_contains(key);
   if (v == nullptr) return std::nullopt;
   if (const auto* i = v->if_int64()) return *i;
-  if (const auto* u = v->if_uint64()) return static_cast<std::int64_t>(*u);
-  if (const auto* d = v->if_double()) return static_cast<std::int64_t>(*d);
+  if (const auto* u = v->if_uint64()) {
+    if (*u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return std::nullopt;
+    return static_cast<std::int64_t>(*u);
+  }
+  // A double outside the range of int64 (or NaN) has no integer value: converting it is undefined.
+  constexpr double kInt64End = 9223372036854775808.0;  // 2^63
+  if (const auto* d = v->if_double(); d != nullptr && *d >= -kInt64End && *d < kInt64End) {
+    return static_cast<std::int64_t>(*d);
+  }
   return std::nullopt;
 }
 

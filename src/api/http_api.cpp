@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/parse_path.hpp>
 #include <boost/url/parse_query.hpp>
 
 #include "api/offload_api.h"
+#include "api/topology_view.h"
 #include "auth/secret.h"
 #include "core/clock.h"
 
@@ -141,7 +143,11 @@ struct HttpApi::Call {
 
 HttpApi::HttpApi(registry::Registry& registry, delivery::Exchange& exchange,
                  MetricsRegistry& metrics, HttpApiOptions options)
-    : registry_(registry), exchange_(exchange), metrics_(metrics), options_(std::move(options)) {}
+    : registry_(registry),
+      exchange_(exchange),
+      metrics_(metrics),
+      options_(std::move(options)),
+      call_limiter_(options_.platform_call_rate) {}
 
 HttpApi::~HttpApi() = default;
 
@@ -150,7 +156,9 @@ HttpApi::Caller HttpApi::Identify(const net::HttpRequest& request) const {
   std::string_view header = request.Header("authorization");
   if (header.empty()) return caller;
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || header.substr(0, kBearer.size()) != kBearer) {
+  // The scheme name is case-insensitive (RFC 7235); the credential is not.
+  if (header.size() <= kBearer.size() ||
+      !boost::algorithm::iequals(header.substr(0, kBearer.size()), kBearer)) {
     caller.kind = Caller::Kind::kInvalid;
     return caller;
   }
@@ -202,6 +210,26 @@ void HttpApi::Handle(net::HttpRequest request, net::Respond respond) {
   Dispatch(*call);
 }
 
+// One token of the calling platform's bucket; answers 429 with Retry-After when there is none.
+bool HttpApi::AdmitPlatformCall(Call& call) {
+  if (call.caller.kind != Caller::Kind::kPlatform) return true;
+  const std::int64_t now = options_.monotonic_ms();
+  // Prune now and then, so that buckets of platforms that went quiet do not pile up.
+  if (call_limiter_.Size() > 1024) call_limiter_.Prune(now);
+  const std::int64_t wait = call_limiter_.Take(call.caller.platform->id, now);
+  if (wait == 0) return true;
+
+  metrics_
+      .GetCounter("switchboard_http_rate_limited_total", "API calls refused by the platform limit")
+      .Inc();
+  net::HttpResponse response = ErrorResponse(
+      MakeError(ErrorCode::kRateLimited, "too many calls with this platform key; retry later"));
+  response.headers["Retry-After"] = std::to_string((wait + 999) / 1000);
+  call.answered = true;
+  call.respond(std::move(response));
+  return false;
+}
+
 void HttpApi::Dispatch(Call& call) {
   const auto& s = call.segments;
   const std::string& method = call.request.method;
@@ -214,6 +242,16 @@ void HttpApi::Dispatch(Call& call) {
       Metrics(call);
     } else {
       call.Reply(ready_ ? 200 : 503, json::object{{"status", ready_ ? "ok" : "unavailable"}});
+    }
+    return;
+  }
+  // The topology page holds no data: it asks for the operator token itself.
+  if (topology_view_ != nullptr && s.size() == 2 && s[0] == "admin" && s[1] == "topology") {
+    if (method != "GET" && method != "HEAD") {
+      call.Fail(MakeError(ErrorCode::kMethodNotAllowed, "only GET is allowed here"));
+    } else {
+      call.answered = true;
+      call.respond(TopologyView::Page());
     }
     return;
   }
@@ -235,6 +273,7 @@ void HttpApi::Dispatch(Call& call) {
     call.Fail(MakeError(ErrorCode::kUnauthenticated, "the credential is not valid"));
     return;
   }
+  if (!AdmitPlatformCall(call)) return;
 
   // Bodies of writes must be JSON objects (an empty body counts as an empty object).
   if ((method == "POST" || method == "PUT") && !call.request.body.empty()) {
@@ -267,6 +306,12 @@ void HttpApi::Dispatch(Call& call) {
                                          call.respond})) {
     call.answered = true;
     return;
+  }
+
+  if (topology_view_ != nullptr && s.size() == 3 && s[1] == "network" && s[2] == "topology-state") {
+    if (method != "GET") return not_allowed();
+    if (!is_operator) return forbidden();
+    return call.Reply(200, topology_view_->State());
   }
 
   if (s.size() == 2 && s[1] == "enrollments") {
@@ -384,6 +429,8 @@ void HttpApi::GetPlatform(Call& call, const registry::Platform& platform) {
     json::error_code ec;
     policy = json::parse(platform.offload_policy_json, ec);
     if (ec) policy = nullptr;
+    // The id counter of traffic-influence requests is the exchange's bookkeeping, not the policy.
+    if (policy.is_object()) policy.get_object().erase("next_request");
   }
   call.Reply(200, json::object{{"platform_id", platform.id},
                                {"name", platform.name},

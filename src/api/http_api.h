@@ -21,11 +21,16 @@
 namespace sb::api {
 
 class OffloadApi;
+class TopologyView;
 
 struct HttpApiOptions {
   std::string operator_token;
   std::int64_t default_enrollment_ttl_s = 24 * 3600;
   std::int64_t max_enrollment_ttl_s = 30LL * 24 * 3600;
+  // Calls a second (and burst) per platform key; beyond it, 429 `rate_limited` with Retry-After.
+  // Rate 0: no limit. The operator is not limited.
+  delivery::RateLimit platform_call_rate;
+  std::function<std::int64_t()> monotonic_ms = delivery::ExchangeOptions::SteadyMillis;
 };
 
 class HttpApi {
@@ -41,6 +46,9 @@ class HttpApi {
   // Offload's endpoints and terminal details; null (the default) leaves them out. Must outlive
   // this.
   void SetOffloadApi(OffloadApi* offload_api) { offload_api_ = offload_api; }
+  // The operator's topology page and its state (api/topology_view.h); null leaves them out. Must
+  // outlive this.
+  void SetTopologyView(TopologyView* view) { topology_view_ = view; }
 
  private:
   struct Call;
@@ -59,6 +67,7 @@ class HttpApi {
   void Directory(Call& call);
   void Terminals(Call& call, const std::string& platform_id, const std::string& account);
   void Metrics(Call& call);
+  bool AdmitPlatformCall(Call& call);
 
   registry::Registry& registry_;
   delivery::Exchange& exchange_;
@@ -66,6 +75,8 @@ class HttpApi {
   HttpApiOptions options_;
   bool ready_ = true;
   OffloadApi* offload_api_ = nullptr;
+  TopologyView* topology_view_ = nullptr;
+  delivery::KeyedRateLimiter call_limiter_;
 };
 
 }  // namespace sb::api

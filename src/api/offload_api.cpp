@@ -19,32 +19,6 @@ net::HttpResponse ErrorReply(const Error& error) {
                                                        {"message", error.message}}}});
 }
 
-json::value LocationJson(const offload::Location& location) {
-  if (!location.Known()) return nullptr;
-  return json::object{
-      {"tai", location.tai},
-      {"cell", location.cell.empty() ? json::value(nullptr) : json::value(location.cell)}};
-}
-
-json::object PathJson(const offload::Path& path) {
-  json::array applications;
-  for (const auto& app : path.applications)
-    applications.emplace_back(app);
-  return json::object{
-      {"site", path.route.site},
-      {"dnai", path.route.dnai},
-      {"ulcl", path.route.ulcl},
-      {"psa", path.route.psa},
-      {"offloaded", path.offloaded},
-      {"policy_kind",
-       path.kind ? json::value(offload::PolicyKindName(*path.kind)) : json::value(nullptr)},
-      {"applications", std::move(applications)},
-      {"request_id", path.request_id.empty() ? json::value(nullptr) : json::value(path.request_id)},
-      {"reason_code", path.reason_code},
-      {"reason", path.reason},
-      {"since", path.since_ms}};
-}
-
 json::object TopologyJson(const offload::Topology& topology) {
   json::array edges;
   for (const auto& edge : topology.edges()) {
@@ -86,6 +60,32 @@ Error NotAllowed() {
 }
 
 }  // namespace
+
+json::value LocationJson(const offload::Location& location) {
+  if (!location.Known()) return nullptr;
+  return json::object{
+      {"tai", location.tai},
+      {"cell", location.cell.empty() ? json::value(nullptr) : json::value(location.cell)}};
+}
+
+json::object PathJson(const offload::Path& path) {
+  json::array applications;
+  for (const auto& app : path.applications)
+    applications.emplace_back(app);
+  return json::object{
+      {"site", path.route.site},
+      {"dnai", path.route.dnai},
+      {"ulcl", path.route.ulcl},
+      {"psa", path.route.psa},
+      {"offloaded", path.offloaded},
+      {"policy_kind",
+       path.kind ? json::value(offload::PolicyKindName(*path.kind)) : json::value(nullptr)},
+      {"applications", std::move(applications)},
+      {"request_id", path.request_id.empty() ? json::value(nullptr) : json::value(path.request_id)},
+      {"reason_code", path.reason_code},
+      {"reason", path.reason},
+      {"since", path.since_ms}};
+}
 
 bool OffloadApi::Dispatch(const OffloadCall& call) {
   const auto& s = call.segments;

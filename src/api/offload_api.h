@@ -17,6 +17,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@
 #include "registry/registry.h"
 
 namespace sb::api {
+
+// A location as the views show it: `{tai, cell}` (cell null when unknown), or null when unknown.
+boost::json::value LocationJson(const offload::Location& location);
+// A terminal's path as the views show it (docs/offload.md, terminals view).
+boost::json::object PathJson(const offload::Path& path);
 
 // One request, as HttpApi has read it.
 struct OffloadCall {

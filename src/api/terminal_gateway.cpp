@@ -19,12 +19,21 @@ std::shared_ptr<spdlog::logger> Log() {
 // WebSocket close code for a refused identity (policy violation).
 constexpr std::uint16_t kClosePolicy = 1008;
 
+// `frame` (a JSON object) with "retry_after_ms" added when the error carries a retry hint.
+std::string WithRetryHint(std::string frame, const Error& error) {
+  if (error.retry_after_ms <= 0 || frame.empty() || frame.back() != '}') return frame;
+  frame.pop_back();
+  frame.append(",\"retry_after_ms\":").append(std::to_string(error.retry_after_ms)).append("}");
+  return frame;
+}
+
 }  // namespace
 
 // One WebSocket connection, before and after `hello`. It is the exchange's TerminalLink.
 class TerminalGateway::Session : public delivery::TerminalLink {
  public:
-  explicit Session(std::shared_ptr<net::WsConnection> conn) : conn_(std::move(conn)) {}
+  Session(std::shared_ptr<net::WsConnection> conn, delivery::TokenBucket frames)
+      : conn_(std::move(conn)), frames_(frames) {}
 
   std::uint64_t id() const { return conn_->id(); }
   bool authenticated() const { return authenticated_; }
@@ -37,6 +46,9 @@ class TerminalGateway::Session : public delivery::TerminalLink {
     hello_timer_.reset();
   }
   void SetHelloTimer(std::unique_ptr<net::Timer> timer) { hello_timer_ = std::move(timer); }
+  delivery::TokenBucket& frames() { return frames_; }
+  std::size_t& refused_frames() { return refused_frames_; }
+  bool closing() const { return closing_; }
   void Send(std::string text) { conn_->Send(std::move(text)); }
 
   void Deliver(const SessionMessage& message, std::string_view sender_platform_name) override {
@@ -47,7 +59,7 @@ class TerminalGateway::Session : public delivery::TerminalLink {
     conn_->Send(EncodeAccepted(client_id, message_id, ts_ms, duplicate));
   }
   void Rejected(std::string_view client_id, const Error& error) override {
-    conn_->Send(EncodeRejected(client_id, error));
+    conn_->Send(WithRetryHint(EncodeRejected(client_id, error), error));
   }
   void Receipt(std::string_view client_id, std::string_view message_id,
                delivery::ReceiptStatus status) override {
@@ -55,7 +67,8 @@ class TerminalGateway::Session : public delivery::TerminalLink {
                               status == delivery::ReceiptStatus::kRead ? "read" : "delivered"));
   }
   void Disconnect(const Error& why) override {
-    conn_->Send(EncodeError(why));
+    closing_ = true;
+    conn_->Send(WithRetryHint(EncodeError(why), why));
     conn_->Close(kClosePolicy, std::string(ErrorCodeName(why.code)));
   }
   std::size_t Backlog() const override { return conn_->QueuedBytes(); }
@@ -66,6 +79,9 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   Address address_;
   std::string device_;
   std::unique_ptr<net::Timer> hello_timer_;
+  delivery::TokenBucket frames_;
+  std::size_t refused_frames_ = 0;  // since the bucket was last full
+  bool closing_ = false;            // after Disconnect(): what still arrives is ignored
 };
 
 TerminalGateway::TerminalGateway(net::EventLoop& loop, registry::Registry& registry,
@@ -81,7 +97,8 @@ TerminalGateway::TerminalGateway(net::EventLoop& loop, registry::Registry& regis
 TerminalGateway::~TerminalGateway() = default;
 
 void TerminalGateway::OnOpen(const std::shared_ptr<net::WsConnection>& conn) {
-  auto session = std::make_shared<Session>(conn);
+  auto session = std::make_shared<Session>(
+      conn, delivery::TokenBucket(options_.frame_rate, options_.monotonic_ms()));
   // The timer is owned by the session, so it dies with it; the weak pointer guards the window in
   // which the connection closed but the timer callback was already queued.
   std::weak_ptr<Session> weak = session;
@@ -108,7 +125,7 @@ void TerminalGateway::OnClose(const std::shared_ptr<net::WsConnection>& conn) {
 void TerminalGateway::OnRefused(const std::shared_ptr<net::WsConnection>& conn,
                                 net::WsRefusal why) {
   auto it = sessions_.find(conn->id());
-  if (it == sessions_.end()) return;
+  if (it == sessions_.end() || !AdmitFrame(*it->second, {})) return;
   AnswerFrameError(*it->second,
                    why == net::WsRefusal::kTooLarge
                        ? MakeError(ErrorCode::kTooLarge, "the frame is larger than allowed")
@@ -120,6 +137,7 @@ void TerminalGateway::OnText(const std::shared_ptr<net::WsConnection>& conn,
   auto it = sessions_.find(conn->id());
   if (it == sessions_.end()) return;
   Session& session = *it->second;
+  if (!AdmitFrame(session, text)) return;
 
   ClientFrame frame = DecodeClientFrame(text);
   if (auto* bad = std::get_if<api::FrameError>(&frame)) {
@@ -155,6 +173,38 @@ void TerminalGateway::OnText(const std::shared_ptr<net::WsConnection>& conn,
   } else if (auto* location = std::get_if<LocationFrame>(&frame)) {
     if (location_sink_) location_sink_(id, session.address(), location->tai, location->cell);
   }
+}
+
+// Takes a token for one frame; false when the frame must not be handled (closing, or refused).
+bool TerminalGateway::AdmitFrame(Session& session, std::string_view text) {
+  if (session.closing()) return false;
+  const std::int64_t now = options_.monotonic_ms();
+  if (session.frames().Full(now)) session.refused_frames() = 0;
+  const std::int64_t wait = session.frames().Take(now);
+  if (wait == 0) return true;
+
+  metrics_
+      .GetCounter("switchboard_frames_refused_total", "Frames over the per-connection rate limit")
+      .Inc();
+  Error error = MakeError(ErrorCode::kRateLimited, "too many frames on this connection; slow down");
+  error.retry_after_ms = wait;
+  if (++session.refused_frames() >= options_.flood_close) {
+    metrics_
+        .GetCounter("switchboard_flood_disconnects_total",
+                    "Connections closed for a continued frame flood")
+        .Inc();
+    Log()->info("[conn {}] frame flood: closing", session.id());
+    session.Disconnect(error);
+    return false;
+  }
+  // A refused send still gets its answer by id, so the sender knows which one to repeat.
+  ClientFrame frame = DecodeClientFrame(text);
+  if (auto* send = std::get_if<SendFrame>(&frame); send != nullptr && session.authenticated()) {
+    session.Rejected(send->client_id, error);
+  } else {
+    session.Send(WithRetryHint(EncodeError(error), error));
+  }
+  return false;
 }
 
 void TerminalGateway::Hello(Session& session, HelloFrame& hello) {

@@ -3,8 +3,14 @@
 //
 // A frame that cannot be read is answered with an `error` (or, for a `send` whose id could be
 // read, a `rejected`) and the connection stays open: one bad frame never costs a terminal its
-// other messages. Only a failed `hello`, a missing `hello` within the timeout, and the exchange
-// dropping the terminal close the connection.
+// other messages. Only a failed `hello`, a missing `hello` within the timeout, a frame flood, and
+// the exchange dropping the terminal close the connection.
+//
+// Frame flood: every frame (of any kind, readable or not) takes a token from its connection's
+// bucket (`frame_rate`). A frame beyond it is not handled: it is answered `rejected` (a `send`
+// whose id can be read) or `error`, code `rate_limited`, with `retry_after_ms`. A connection that
+// has `flood_close` frames refused without its bucket refilling completely in between is closed
+// (`error` rate_limited, close 1008).
 //
 // Thread-safety: every call runs on the loop thread.
 #pragma once
@@ -28,6 +34,10 @@ namespace sb::api {
 
 struct GatewayOptions {
   std::chrono::milliseconds hello_timeout{10000};
+  delivery::RateLimit frame_rate;  // frames a second per connection, and burst; rate 0: no limit
+  std::size_t flood_close = 1000;  // refused frames in one flood before the connection is closed
+  // Monotonic milliseconds for the frame buckets; tests replace it to move time by hand.
+  std::function<std::int64_t()> monotonic_ms = delivery::ExchangeOptions::SteadyMillis;
 };
 
 // Reports a terminal's own location (from a `location` frame).
@@ -52,6 +62,7 @@ class TerminalGateway {
  private:
   class Session;
 
+  bool AdmitFrame(Session& session, std::string_view text);
   void Hello(Session& session, HelloFrame& hello);
   void AnswerFrameError(Session& session, const Error& error);
 

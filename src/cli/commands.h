@@ -15,5 +15,6 @@ void AddServeCommand(CLI::App& app);
 void AddPlatformCommand(CLI::App& app);
 void AddDemoCommand(CLI::App& app);
 void AddChatCommand(CLI::App& app);
+void AddSimulateCommand(CLI::App& app);
 
 }  // namespace sb::cli

@@ -265,10 +265,16 @@ std::uint16_t StartExchange(Supervisor& supervisor, const DemoOptions& options,
                             const fs::path& data) {
   const fs::path port_file = data / "exchange.port";
   fs::remove(port_file);
+  // The sample operator network, so that the topology page (/admin/topology) has edge sites.
+  const fs::path config = data / "exchange.toml";
+  std::ofstream(config) << (fs::exists(SB_SAMPLE_TOPOLOGY)
+                                ? "topology = '" + std::string(SB_SAMPLE_TOPOLOGY) + "'\n"
+                                : std::string());
   supervisor.Spawn("the exchange",
-                   {"serve", "--listen", options.host + ":" + std::to_string(PortFor(options, 0)),
-                    "--data", (data / "exchange").string(), "--port-file", port_file.string(),
-                    "--log-level", options.log_level},
+                   {"serve", "--config", config.string(), "--listen",
+                    options.host + ":" + std::to_string(PortFor(options, 0)), "--data",
+                    (data / "exchange").string(), "--port-file", port_file.string(), "--log-level",
+                    options.log_level},
                    {}, LogFile(options, data, "exchange"));
   return WaitReady(supervisor, "the exchange", options.host, port_file);
 }
@@ -351,6 +357,8 @@ void PrintBanner(const DemoOptions& options, const fs::path& data, std::uint16_t
   std::printf("\nSwitchboard demo is running. Ctrl-C stops everything.\n\n");
   std::printf("  Exchange     http://%s:%u  (operator token in %s)\n", options.host.c_str(),
               exchange_port, (data / "exchange" / "operator-token").c_str());
+  std::printf("  Topology     http://%s:%u/admin/topology  (asks for the operator token)\n",
+              options.host.c_str(), exchange_port);
   for (const DemoPlatform& p : platforms) {
     std::printf("\n  %-12s http://%s:%u  (platform id %s)\n", p.name.c_str(), options.host.c_str(),
                 p.port, p.platform_id.c_str());

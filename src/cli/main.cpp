@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   sb::cli::AddPlatformCommand(app);
   sb::cli::AddDemoCommand(app);
   sb::cli::AddChatCommand(app);
+  sb::cli::AddSimulateCommand(app);
 
   try {
     app.parse(argc, argv);

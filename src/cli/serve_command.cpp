@@ -14,6 +14,8 @@ struct ServeOptions {
   std::string data;
   std::string port_file;
   std::string log_level;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 void Serve(const ServeOptions& options) {
@@ -23,6 +25,8 @@ void Serve(const ServeOptions& options) {
   if (!options.data.empty()) config.data_dir = options.data;
   if (!options.port_file.empty()) config.port_file = options.port_file;
   if (!options.log_level.empty()) config.log_level = options.log_level;
+  if (!options.tls_cert.empty()) config.tls_cert_file = options.tls_cert;
+  if (!options.tls_key.empty()) config.tls_key_file = options.tls_key;
   SetUpLogging(config.log_level);
   ExitCode() = server::RunExchange(config);
 }
@@ -39,6 +43,12 @@ void AddServeCommand(CLI::App& app) {
   serve->add_option("--port-file", options->port_file,
                     "Write the bound port to this file once listening");
   serve->add_option("--log-level", options->log_level, "trace, debug, info, warn or error");
+  serve
+      ->add_option("--tls-cert", options->tls_cert,
+                   "PEM certificate chain: serve HTTPS and wss only (with --tls-key)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", options->tls_key, "PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
   serve->callback([options] { Serve(*options); });
 }
 

@@ -13,21 +13,20 @@ std::optional<std::uint16_t> ParsePort(std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
-}  // namespace
-
-std::optional<Url> ParseUrl(std::string_view text) {
+std::optional<Url> Parse(std::string_view text, bool allow_tls) {
   const auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) return std::nullopt;
   Url url;
   url.scheme = std::string(text.substr(0, scheme_end));
-  if (url.scheme != "ws" && url.scheme != "http") return std::nullopt;
+  const bool plain = url.scheme == "ws" || url.scheme == "http";
+  if (!plain && !(allow_tls && UsesTls(url))) return std::nullopt;
 
   std::string_view rest = text.substr(scheme_end + 3);
   const auto path_begin = rest.find('/');
   std::string_view authority = rest.substr(0, path_begin);
   url.path = path_begin == std::string_view::npos ? "/" : std::string(rest.substr(path_begin));
 
-  url.port = 80;
+  url.port = UsesTls(url) ? 443 : 80;
   if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {
     auto port = ParsePort(authority.substr(colon + 1));
     if (!port) return std::nullopt;
@@ -38,6 +37,20 @@ std::optional<Url> ParseUrl(std::string_view text) {
     return std::nullopt;
   url.host = std::string(authority);
   return url;
+}
+
+}  // namespace
+
+std::optional<Url> ParseUrl(std::string_view text) {
+  return Parse(text, false);
+}
+
+std::optional<Url> ParseUrlWithTls(std::string_view text) {
+  return Parse(text, true);
+}
+
+bool UsesTls(const Url& url) {
+  return url.scheme == "wss" || url.scheme == "https";
 }
 
 }  // namespace sb::client

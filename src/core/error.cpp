@@ -28,6 +28,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "recipient_queue_full";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kSlowConsumer:
+      return "slow_consumer";
     case ErrorCode::kBadRequest:
       return "bad_request";
     case ErrorCode::kForbidden:
@@ -72,6 +74,7 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kRecipientQueueFull:
       return 429;
     case ErrorCode::kUnavailable:
+    case ErrorCode::kSlowConsumer:
       return 503;
     case ErrorCode::kInternal:
       return 500;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +28,7 @@ enum class ErrorCode {
   kRateLimited,
   kRecipientQueueFull,
   kUnavailable,
+  kSlowConsumer,
   // HTTP API codes.
   kBadRequest,
   kForbidden,
@@ -46,6 +48,8 @@ int HttpStatusFor(ErrorCode code);
 struct Error {
   ErrorCode code;
   std::string message;
+  // For kRateLimited: how long to wait before trying again, in milliseconds; 0 when not known.
+  std::int64_t retry_after_ms = 0;
 };
 
 // Either a value or an Error. Deliberately small: `ok()`, `value()`, `error()`.

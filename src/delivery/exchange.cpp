@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "core/clock.h"
 
@@ -70,6 +71,9 @@ struct Exchange::Terminal {
   std::string device;
   std::shared_ptr<TerminalLink> link;
   std::int64_t connected_ms = 0;
+  // While set, the mailbox is still being delivered a page at a time: the last message id number
+  // handed over. Live messages wait for the pages to reach them.
+  std::optional<std::uint64_t> catch_up_after;
 };
 
 struct Exchange::InFlight {
@@ -92,6 +96,14 @@ Exchange::Exchange(registry::Registry& registry, store::Store& store, Executor l
       acked_(metrics.GetCounter("switchboard_messages_acked_total", "Acks from recipient devices")),
       expired_(metrics.GetCounter("switchboard_messages_expired_total",
                                   "Messages dropped at the end of the retention period")),
+      slow_consumers_(metrics.GetCounter(
+          "switchboard_slow_consumers_total",
+          "Terminals disconnected because their send queue would pass its bound")),
+      catch_up_pauses_(
+          metrics.GetCounter("switchboard_catch_up_pauses_total",
+                             "Mailbox deliveries paused until the terminal's send queue drains")),
+      account_limiter_(options.account_rate),
+      platform_limiter_(options.platform_rate),
       metrics_(metrics),
       queue_depth_(metrics.GetGauge("switchboard_queue_depth",
                                     "Messages waiting in mailboxes for some device's ack")),
@@ -149,19 +161,19 @@ void Exchange::Load(const store::Snapshot& snapshot) {
 
 void Exchange::Attach(TerminalId id, const Address& address, const std::string& device,
                       std::shared_ptr<TerminalLink> link) {
-  auto terminal =
-      std::make_unique<Terminal>(Terminal{id, address, device, std::move(link), NowMillis()});
+  auto owned =
+      std::make_unique<Terminal>(Terminal{id, address, device, std::move(link), NowMillis(), {}});
+  Terminal& terminal = *owned;
+  terminals_.emplace(id, std::move(owned));
+  terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
   auto& mailbox = mailboxes_[address];
   if (!mailbox) mailbox = std::make_unique<Mailbox>();
   mailbox->terminals.push_back(id);
   RememberDevice(address, device);
 
   // Everything this device has not acked yet, in acceptance order.
-  for (const auto& [seq, pending] : mailbox->messages) {
-    if (pending->acked_devices.count(device) == 0) DeliverTo(*terminal, *pending);
-  }
-  terminals_.emplace(id, std::move(terminal));
-  terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
+  terminal.catch_up_after = 0;
+  CatchUp(terminal);
   Log()->debug("[term {}] attached {} device '{}'", id, address.ToString(), device);
 }
 
@@ -210,7 +222,12 @@ void Exchange::Send(TerminalId id, SendRequest request) {
     return;
   }
   // A retry of a message already accepted gets its first answer, whatever changed since.
+  CatchUp(terminal);
   if (AnswerDuplicate(terminal, request)) return;
+  if (auto limited = CheckRate(request.from); !limited) {
+    Reject(terminal, request.client_id, limited.error());
+    return;
+  }
   if (auto checked = CheckRecipient(request); !checked) {
     Reject(terminal, request.client_id, checked.error());
     return;
@@ -228,6 +245,23 @@ Status Exchange::CheckRecipient(const SendRequest& request) const {
     return MakeError(ErrorCode::kRecipientQueueFull,
                      "the recipient has too many messages waiting; retry later");
   }
+  return Ok{};
+}
+
+Status Exchange::CheckRate(const Address& sender) {
+  const std::int64_t now = options_.monotonic_ms();
+  const std::string account_key = sender.ToString();
+  const std::int64_t wait = std::max(account_limiter_.WaitMs(account_key, now),
+                                     platform_limiter_.WaitMs(sender.platform, now));
+  if (wait > 0) {
+    Error error = MakeError(ErrorCode::kRateLimited,
+                            "too many sends from this account or platform; retry later");
+    error.retry_after_ms = wait;
+    return error;
+  }
+  // Both buckets had a token: take them together, so a refusal costs neither.
+  (void)account_limiter_.Take(account_key, now);
+  (void)platform_limiter_.Take(sender.platform, now);
   return Ok{};
 }
 
@@ -328,9 +362,70 @@ void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status)
 void Exchange::FanOut(const std::shared_ptr<Pending>& pending) {
   auto mailbox = mailboxes_.find(pending->message.to);
   if (mailbox == mailboxes_.end()) return;
+  std::vector<TerminalId> slow;
   for (TerminalId id : mailbox->second->terminals) {
-    if (auto t = terminals_.find(id); t != terminals_.end()) DeliverTo(*t->second, *pending);
+    auto t = terminals_.find(id);
+    if (t == terminals_.end()) continue;
+    Terminal& terminal = *t->second;
+    // A device still being paged through its mailbox gets this message when the pages reach it.
+    if (terminal.catch_up_after) continue;
+    if (WouldOverflow(terminal, *pending)) {
+      slow.push_back(id);
+      continue;
+    }
+    DeliverTo(terminal, *pending);
   }
+  // Dropping detaches, which edits the list walked above: only after the walk.
+  for (TerminalId id : slow)
+    DropSlowConsumer(id);
+}
+
+void Exchange::CatchUp(Terminal& terminal) {
+  if (!terminal.catch_up_after) return;
+  auto mailbox = mailboxes_.find(terminal.address);
+  if (mailbox == mailboxes_.end()) {
+    terminal.catch_up_after.reset();
+    return;
+  }
+  auto& messages = mailbox->second->messages;
+  for (auto it = messages.upper_bound(*terminal.catch_up_after); it != messages.end(); ++it) {
+    if (PageFull(terminal)) {
+      catch_up_pauses_.Inc();
+      return;
+    }
+    terminal.catch_up_after = it->first;
+    if (it->second->acked_devices.count(terminal.device) == 0) DeliverTo(terminal, *it->second);
+  }
+  terminal.catch_up_after.reset();
+}
+
+bool Exchange::PageFull(const Terminal& terminal) const {
+  return options_.max_send_queue_bytes > 0 &&
+         terminal.link->Backlog() >= options_.max_send_queue_bytes / 2;
+}
+
+bool Exchange::WouldOverflow(const Terminal& terminal, const Pending& pending) const {
+  const std::size_t backlog = terminal.link->Backlog();
+  // An empty queue takes any one message, however large: the bound is on what piles up.
+  if (options_.max_send_queue_bytes == 0 || backlog == 0) return false;
+  // The frame is the content plus an envelope of addresses, names and route, well under 1 KiB.
+  constexpr std::size_t kEnvelopeBytes = 1024;
+  const std::size_t frame = pending.message.content_json.size() + kEnvelopeBytes;
+  return backlog + frame > options_.max_send_queue_bytes;
+}
+
+void Exchange::DropSlowConsumer(TerminalId id) {
+  auto it = terminals_.find(id);
+  if (it == terminals_.end()) return;
+  slow_consumers_.Inc();
+  Log()->info("[term {}] {} device '{}' is a slow consumer: {} bytes waiting; disconnecting", id,
+              it->second->address.ToString(), it->second->device, it->second->link->Backlog());
+  // Detach first: nothing more is queued for it, and what waits stays in the mailbox for the next
+  // connection. The link pointer keeps the connection alive through Disconnect().
+  std::shared_ptr<TerminalLink> link = it->second->link;
+  Detach(id);
+  link->Disconnect(MakeError(ErrorCode::kSlowConsumer,
+                             "the terminal reads too slowly; reconnect to get what waits"));
 }
 
 void Exchange::DeliverTo(Terminal& terminal, const Pending& pending) {
@@ -359,7 +454,13 @@ std::string Exchange::NextMessageId() {
 void Exchange::Ack(TerminalId id, const std::string& message_id) {
   auto it = terminals_.find(id);
   if (it == terminals_.end()) return;
-  const Terminal& terminal = *it->second;
+  Terminal& terminal = *it->second;
+  AckMessage(terminal, message_id);
+  // An ack means the terminal reads: time for the next page of its mailbox, if one waits.
+  CatchUp(terminal);
+}
+
+void Exchange::AckMessage(Terminal& terminal, const std::string& message_id) {
   auto mailbox = mailboxes_.find(terminal.address);
   if (mailbox == mailboxes_.end()) return;
   auto& messages = mailbox->second->messages;
@@ -458,6 +559,8 @@ void Exchange::Sweep(std::int64_t now_ms) {
     dedup_expiry_.pop_front();
   }
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
+  account_limiter_.Prune(options_.monotonic_ms());
+  platform_limiter_.Prune(options_.monotonic_ms());
   store_.Submit(store::Expire{now_ms, now_ms - options_.retention_ms}, {});
 }
 

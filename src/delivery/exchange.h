@@ -14,10 +14,18 @@
 // completes them in that order, so each mailbox, and each sender-recipient pair, keeps acceptance
 // order; a device receives its mailbox in that order on connect and new messages after it.
 //
+// Limits: sends are rate limited per account and per platform (token buckets, `rejected` with
+// `rate_limited` and a retry hint). A connection may have at most `max_send_queue_bytes` waiting to
+// be written: a device that connects with more waiting gets its mailbox a page at a time (the next
+// page when it acks or sends, once half the bound has drained), and a live message that would go
+// past the bound drops the connection with `slow_consumer`. The message stays in the mailbox and
+// comes again on the next connection, so memory stays bounded and nothing is lost.
+//
 // Thread-safety: single-threaded. Every call, and every TerminalLink call the exchange makes,
 // happens on the loop thread; store completions are brought back there through the Executor.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -30,6 +38,7 @@
 #include "core/executor.h"
 #include "core/message.h"
 #include "core/metrics.h"
+#include "delivery/rate_limiter.h"
 #include "delivery/terminal_link.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -42,6 +51,20 @@ struct ExchangeOptions {
   std::int64_t dedup_window_ms = 24LL * 3600 * 1000;
   // How many finished messages are remembered for late read marks.
   std::size_t receipt_memory = 100000;
+  // Sends a second (and burst) per sender account, and per sender platform; rate 0: no limit.
+  RateLimit account_rate;
+  RateLimit platform_rate;
+  // Bytes a terminal's connection may have waiting to be written (TerminalLink::Backlog()); 0: no
+  // bound.
+  std::size_t max_send_queue_bytes = 0;
+  // Monotonic milliseconds for the rate limits; tests replace it to move time by hand.
+  std::function<std::int64_t()> monotonic_ms = SteadyMillis;
+
+  static std::int64_t SteadyMillis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 };
 
 // Picks the egress route of a message from its sender terminal and application id.
@@ -70,7 +93,9 @@ class Exchange : public registry::RegistryObserver {
   void SetRouteSelector(RouteSelector selector) { route_selector_ = std::move(selector); }
 
   // A terminal authenticated as `address` on `device`. Everything waiting in the account's mailbox
-  // that this device has not acked is delivered at once. The link must stay valid until Detach().
+  // that this device has not acked is delivered, at once or a page at a time when it is more than
+  // half the send queue bound. The link must stay valid until Detach() (which the exchange calls
+  // itself before it disconnects a slow consumer).
   void Attach(TerminalId id, const Address& address, const std::string& device,
               std::shared_ptr<TerminalLink> link);
   void Detach(TerminalId id);
@@ -105,6 +130,12 @@ class Exchange : public registry::RegistryObserver {
   struct InFlight;
 
   Status CheckRecipient(const SendRequest& request) const;
+  Status CheckRate(const Address& sender);
+  void AckMessage(Terminal& terminal, const std::string& message_id);
+  void CatchUp(Terminal& terminal);
+  bool PageFull(const Terminal& terminal) const;
+  bool WouldOverflow(const Terminal& terminal, const Pending& pending) const;
+  void DropSlowConsumer(TerminalId id);
   bool AckedByAll(const Mailbox& mailbox, const Pending& pending) const;
   void ForgetStaleDevices(Mailbox& mailbox, std::int64_t stale_before_ms);
   bool AnswerDuplicate(Terminal& terminal, const SendRequest& request);
@@ -153,6 +184,10 @@ class Exchange : public registry::RegistryObserver {
   Counter& delivered_;
   Counter& acked_;
   Counter& expired_;
+  Counter& slow_consumers_;
+  Counter& catch_up_pauses_;
+  KeyedRateLimiter account_limiter_;
+  KeyedRateLimiter platform_limiter_;
   MetricsRegistry& metrics_;
   Gauge& queue_depth_;
   Gauge& terminals_gauge_;

@@ -1,13 +1,17 @@
 #include "net/client.h"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <cctype>
 #include <deque>
 #include <stdexcept>
@@ -109,7 +113,42 @@ std::string Lower(std::string_view text) {
 bool IsClosedByPeer(const ErrorCode& ec) {
   return ec == http::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted;
+         ec == asio::error::connection_aborted || ec == asio::ssl::error::stream_truncated;
+}
+
+// A client context: TLS 1.2 or later, the peer's certificate verified against `tls.ca_file` or
+// the system's trust store. Throws std::runtime_error when the CA file cannot be read.
+asio::ssl::context MakeClientContext(const ClientTls& tls) {
+  asio::ssl::context context(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+  context.set_verify_mode(asio::ssl::verify_peer);
+  ErrorCode ec;
+  if (tls.ca_file.empty()) {
+    context.set_default_verify_paths(ec);
+  } else {
+    context.load_verify_file(tls.ca_file, ec);
+  }
+  if (ec) {
+    throw std::runtime_error(Describe("cannot load the trusted certificates", ec));
+  }
+  return context;
+}
+
+// Names the host for SNI and requires the certificate to be for it, then runs the handshake.
+template <typename TlsStream>
+ErrorCode TlsHandshake(asio::io_context& io, TlsStream& stream, const std::string& host,
+                       Clock::time_point deadline) {
+  if (SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1) {
+    return asio::error::invalid_argument;
+  }
+  stream.set_verify_callback(asio::ssl::host_name_verification(host));
+  return RunOp(
+      io, deadline,
+      [&](auto handler) { stream.async_handshake(asio::ssl::stream_base::client, handler); },
+      [&stream] {
+        ErrorCode ignored;
+        beast::get_lowest_layer(stream).close(ignored);
+      });
 }
 
 }  // namespace
@@ -122,9 +161,21 @@ struct HttpClient::Impl {
   std::uint16_t port;
   std::chrono::milliseconds timeout;
   asio::io_context io;
+  std::optional<asio::ssl::context> tls_context;  // set when TLS is on
   tcp::socket socket{io};
+  // Over `socket` while a TLS connection is open.
+  std::optional<asio::ssl::stream<tcp::socket&>> tls;
   beast::flat_buffer buffer;
 
+  // Calls `fn` with the stream requests travel on: the TLS stream or the bare socket.
+  template <typename Fn>
+  void WithStream(Fn fn) {
+    if (tls) {
+      fn(*tls);
+    } else {
+      fn(socket);
+    }
+  }
   void Connect();
   void CloseSocket();
   http::request<http::string_body> BuildRequest(const std::string& method,
@@ -134,7 +185,12 @@ struct HttpClient::Impl {
 };
 
 void HttpClient::Impl::Connect() {
-  ErrorCode ec = ConnectSocket(io, socket, host, port, Clock::now() + timeout);
+  const auto deadline = Clock::now() + timeout;
+  ErrorCode ec = ConnectSocket(io, socket, host, port, deadline);
+  if (!ec && tls_context) {
+    tls.emplace(socket, *tls_context);
+    ec = TlsHandshake(io, *tls, host, deadline);
+  }
   if (ec) {
     CloseSocket();
     throw std::runtime_error(
@@ -145,6 +201,7 @@ void HttpClient::Impl::Connect() {
 void HttpClient::Impl::CloseSocket() {
   ErrorCode ignored;
   socket.close(ignored);
+  tls.reset();
   buffer.consume(buffer.size());
 }
 
@@ -173,7 +230,11 @@ ErrorCode HttpClient::Impl::Exchange(http::request<http::string_body>& request, 
   auto abort = [this] { CloseSocket(); };
 
   ErrorCode write_ec = RunOp(
-      io, deadline, [&](auto handler) { http::async_write(socket, request, handler); }, abort);
+      io, deadline,
+      [&](auto handler) {
+        WithStream([&](auto& stream) { http::async_write(stream, request, handler); });
+      },
+      abort);
   if (write_ec == asio::error::timed_out) return write_ec;
 
   // Read even after a failed write: a server may answer (413, say) and close before it has read
@@ -181,7 +242,10 @@ ErrorCode HttpClient::Impl::Exchange(http::request<http::string_body>& request, 
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxInboundBytes);
   ErrorCode read_ec = RunOp(
-      io, deadline, [&](auto handler) { http::async_read(socket, buffer, parser, handler); },
+      io, deadline,
+      [&](auto handler) {
+        WithStream([&](auto& stream) { http::async_read(stream, buffer, parser, handler); });
+      },
       abort);
   if (read_ec) return write_ec ? write_ec : read_ec;
 
@@ -197,11 +261,13 @@ ErrorCode HttpClient::Impl::Exchange(http::request<http::string_body>& request, 
   return {};
 }
 
-HttpClient::HttpClient(std::string host, std::uint16_t port, std::chrono::milliseconds timeout)
+HttpClient::HttpClient(std::string host, std::uint16_t port, std::chrono::milliseconds timeout,
+                       ClientTls tls)
     : impl_(std::make_unique<Impl>()) {
   impl_->host = std::move(host);
   impl_->port = port;
   impl_->timeout = timeout;
+  if (tls.enabled) impl_->tls_context.emplace(MakeClientContext(tls));
 }
 
 HttpClient::~HttpClient() {
@@ -242,8 +308,11 @@ void HttpClient::Disconnect() {
 struct WsClient::Impl {
   std::chrono::milliseconds timeout;
   asio::io_context io;
-  // Recreated by each Connect, since a Beast stream cannot be reopened after it closed.
+  std::optional<asio::ssl::context> tls_context;  // set when TLS is on
+  // Recreated by each Connect, since a Beast stream cannot be reopened after it closed. One of
+  // the two is set once Connect has run: `wss` when TLS is on.
   std::optional<websocket::stream<tcp::socket>> ws;
+  std::optional<websocket::stream<asio::ssl::stream<tcp::socket>>> wss;
   beast::flat_buffer read_buffer;
   std::deque<std::string> inbox;
   bool open = false;
@@ -251,6 +320,16 @@ struct WsClient::Impl {
   std::optional<std::uint16_t> close_code;
 
   ~Impl() { Abort(); }
+
+  // Calls `fn` with the WebSocket stream in use. Precondition: Reset() has run.
+  template <typename Fn>
+  decltype(auto) With(Fn fn) {
+    if (wss) return fn(*wss);
+    return fn(*ws);
+  }
+  tcp::socket& Socket() {
+    return With([](auto& stream) -> tcp::socket& { return beast::get_lowest_layer(stream); });
+  }
 
   // Forgets the previous connection and prepares a fresh stream.
   void Reset();
@@ -268,27 +347,40 @@ void WsClient::Impl::Reset() {
   inbox.clear();
   read_buffer.consume(read_buffer.size());
   close_code.reset();
-  ws.emplace(io);
+  ws.reset();
+  wss.reset();
+  if (tls_context) {
+    wss.emplace(io, *tls_context);
+  } else {
+    ws.emplace(io);
+  }
 
-  // One message per frame: the exchange's size limit is per frame, and tests rely on it.
-  ws->auto_fragment(false);
-  ws->read_message_max(kMaxInboundBytes);
-  ws->set_option(websocket::stream_base::decorator(
-      [](websocket::request_type& request) { request.set(http::field::user_agent, kUserAgent); }));
+  With([](auto& stream) {
+    // One message per frame: the exchange's size limit is per frame, and tests rely on it.
+    stream.auto_fragment(false);
+    stream.read_message_max(kMaxInboundBytes);
+    stream.set_option(websocket::stream_base::decorator([](websocket::request_type& request) {
+      request.set(http::field::user_agent, kUserAgent);
+    }));
+  });
 }
 
 void WsClient::Impl::Open(const std::string& host, std::uint16_t port, const std::string& path) {
   const auto deadline = Clock::now() + timeout;
   const std::string where = host + ":" + std::to_string(port);
 
-  ErrorCode ec = ConnectSocket(io, ws->next_layer(), host, port, deadline);
+  ErrorCode ec = ConnectSocket(io, Socket(), host, port, deadline);
+  if (!ec && wss) ec = TlsHandshake(io, wss->next_layer(), host, deadline);
   if (ec) {
     Abort();
     throw std::runtime_error(Describe("cannot connect to " + where, ec));
   }
 
   ec = RunOp(
-      io, deadline, [&](auto handler) { ws->async_handshake(where, path, handler); },
+      io, deadline,
+      [&](auto handler) {
+        With([&](auto& stream) { stream.async_handshake(where, path, handler); });
+      },
       [this] { Abort(); });
   if (ec) {
     Abort();
@@ -304,19 +396,22 @@ void WsClient::Impl::Open(const std::string& host, std::uint16_t port, const std
 // ~Impl aborts and drains the io_context before any member goes away.
 void WsClient::Impl::StartRead() {
   reading = true;
-  ws->async_read(read_buffer, [this](const ErrorCode& ec, std::size_t) { OnRead(ec); });
+  With([this](auto& stream) {
+    stream.async_read(read_buffer, [this](const ErrorCode& ec, std::size_t) { OnRead(ec); });
+  });
 }
 
 void WsClient::Impl::OnRead(const ErrorCode& ec) {
   reading = false;
   if (ec) {
     // Code "none" (0) means the close frame carried no code.
-    if (ec == websocket::error::closed && ws->reason().code != websocket::close_code::none) {
-      close_code = static_cast<std::uint16_t>(ws->reason().code);
+    const auto reason = With([](auto& stream) { return stream.reason(); });
+    if (ec == websocket::error::closed && reason.code != websocket::close_code::none) {
+      close_code = static_cast<std::uint16_t>(reason.code);
     }
     open = false;
     ErrorCode ignored;
-    ws->next_layer().close(ignored);
+    Socket().close(ignored);
     return;
   }
 
@@ -328,10 +423,14 @@ void WsClient::Impl::OnRead(const ErrorCode& ec) {
 void WsClient::Impl::Write(std::string_view data, bool text) {
   if (!open) throw std::runtime_error("WebSocket send: the connection is closed");
 
-  ws->text(text);
+  With([text](auto& stream) { stream.text(text); });
   ErrorCode ec = RunOp(
       io, Clock::now() + timeout,
-      [&](auto handler) { ws->async_write(asio::buffer(data.data(), data.size()), handler); },
+      [&](auto handler) {
+        With([&](auto& stream) {
+          stream.async_write(asio::buffer(data.data(), data.size()), handler);
+        });
+      },
       [this] { Abort(); });
   if (ec) {
     Abort();
@@ -340,16 +439,18 @@ void WsClient::Impl::Write(std::string_view data, bool text) {
 }
 
 void WsClient::Impl::Abort() {
-  if (ws) {
+  if (ws || wss) {
     ErrorCode ignored;
-    ws->next_layer().close(ignored);
+    Socket().close(ignored);
   }
   Drain(io);
   open = false;
 }
 
-WsClient::WsClient(std::chrono::milliseconds timeout) : impl_(std::make_unique<Impl>()) {
+WsClient::WsClient(std::chrono::milliseconds timeout, ClientTls tls)
+    : impl_(std::make_unique<Impl>()) {
   impl_->timeout = timeout;
+  if (tls.enabled) impl_->tls_context.emplace(MakeClientContext(tls));
 }
 
 WsClient::~WsClient() = default;
@@ -390,7 +491,9 @@ void WsClient::Close() {
   // so that the connection is fully closed when Close returns.
   ErrorCode ec = RunOp(
       s.io, deadline,
-      [&](auto handler) { s.ws->async_close(websocket::close_code::normal, handler); },
+      [&](auto handler) {
+        s.With([&](auto& stream) { stream.async_close(websocket::close_code::normal, handler); });
+      },
       [&s] { s.Abort(); });
   if (ec || !RunUntil(s.io, deadline, [&s] { return !s.reading; })) s.Abort();
   s.open = false;

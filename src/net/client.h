@@ -6,7 +6,8 @@
 // clients may be used from different threads at once.
 //
 // Errors: failures to reach the peer, and timeouts, throw std::runtime_error. An HTTP error status
-// is not a failure: it is returned like any other reply.
+// is not a failure: it is returned like any other reply. Over TLS, a certificate that does not
+// verify (untrusted, expired, or not for the host) is a failure to reach the peer.
 #pragma once
 
 #include <chrono>
@@ -20,6 +21,14 @@
 namespace sb::net {
 
 inline constexpr std::chrono::milliseconds kDefaultClientTimeout{10000};
+
+// TLS for a client: off by default. When on, the server's certificate must chain to a trusted
+// authority (the system's, or those in `ca_file`) and name the host the client connects to.
+// TLS 1.2 or later.
+struct ClientTls {
+  bool enabled = false;
+  std::string ca_file;  // PEM; empty: the system's default trust store
+};
 
 struct HttpReply {
   int status = 0;
@@ -37,7 +46,7 @@ class HttpClient {
  public:
   // `timeout` bounds each request: connecting, writing it and reading the reply.
   HttpClient(std::string host, std::uint16_t port,
-             std::chrono::milliseconds timeout = kDefaultClientTimeout);
+             std::chrono::milliseconds timeout = kDefaultClientTimeout, ClientTls tls = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -65,8 +74,9 @@ class HttpClient {
 // receives keeps every answer in memory.
 class WsClient {
  public:
-  // `timeout` bounds Connect, each Send and Close (not Receive, which takes its own).
-  explicit WsClient(std::chrono::milliseconds timeout = kDefaultClientTimeout);
+  // `timeout` bounds Connect, each Send and Close (not Receive, which takes its own). With `tls`
+  // enabled every Connect speaks wss.
+  explicit WsClient(std::chrono::milliseconds timeout = kDefaultClientTimeout, ClientTls tls = {});
   ~WsClient();
   WsClient(const WsClient&) = delete;
   WsClient& operator=(const WsClient&) = delete;

@@ -2,6 +2,7 @@
 // are in http_session.cpp and ws_session.cpp.
 #include "net/server.h"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -83,16 +84,66 @@ void Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, const std::s
   }
 }
 
+// TLS 1.2 and 1.3 only, forward-secret AEAD suites only for 1.2 (1.3's are all of that kind),
+// no renegotiation, no compression, the server's order of preference.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+asio::ssl::context MakeTlsContext(const ServerOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    throw std::runtime_error("TLS needs both a certificate file and a key file");
+  }
+  asio::ssl::context context(asio::ssl::context::tls_server);
+  auto* native = context.native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(
+      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_cipher_list(native, kTls12Ciphers);
+
+  boost::system::error_code ec;
+  context.use_certificate_chain_file(options.tls_cert_file, ec);
+  if (ec) {
+    throw std::runtime_error("cannot load the TLS certificate " + options.tls_cert_file + ": " +
+                             ec.message());
+  }
+  context.use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    throw std::runtime_error("cannot load the TLS key " + options.tls_key_file + ": " +
+                             ec.message());
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    throw std::runtime_error("the TLS key " + options.tls_key_file +
+                             " does not match the certificate");
+  }
+  return context;
+}
+
+bool OverTotal(const ServerCore& core) {
+  const auto most = core.options.max_connections;
+  return most != 0 && core.live.load(std::memory_order_relaxed) >= most;
+}
+
 void Accept(const std::shared_ptr<ServerCore>& core, tcp::socket socket) {
   boost::system::error_code ec;
+  core->stats.accepted.fetch_add(1, std::memory_order_relaxed);
+  if (OverTotal(*core)) {
+    // Reading a request would cost what the bound is there to save: close without a word.
+    core->stats.refused_total.fetch_add(1, std::memory_order_relaxed);
+    socket.close(ec);
+    return;
+  }
+
   // Terminal messages are small and latency matters more than packet count.
   socket.set_option(tcp::no_delay(true), ec);
   auto peer = socket.remote_endpoint(ec);
   std::string remote = ec ? "unknown" : Describe(peer);
+  auto admission = core->Admit(ec ? remote : peer.address().to_string());
 
   auto id = NextConnectionId();
   NetLogger().debug("[conn {}] accepted from {}", id, remote);
-  StartHttpSession(core, std::move(socket), id, std::move(remote));
+  StartHttpSession(core, std::move(socket), id, std::move(remote), std::move(admission));
 }
 
 // Pauses accepting after an error that would likely repeat if retried at once: above all EMFILE,
@@ -199,6 +250,38 @@ void ServerCore::Unregister(std::uint64_t id) {
   }
 }
 
+Admission ServerCore::Admit(const std::string& address) {
+  auto& count = per_address[address];
+  const auto most = options.max_connections_per_address;
+  if (most != 0 && count >= most) {
+    stats.refused_per_address.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
+  ++count;
+  return Admission(this, address);
+}
+
+Admission::Admission(Admission&& other) noexcept
+    : core_(std::exchange(other.core_, nullptr)), address_(std::move(other.address_)) {}
+
+Admission& Admission::operator=(Admission&& other) noexcept {
+  if (this != &other) {
+    Release();
+    core_ = std::exchange(other.core_, nullptr);
+    address_ = std::move(other.address_);
+  }
+  return *this;
+}
+
+void Admission::Release() {
+  if (core_ == nullptr) return;
+  auto it = core_->per_address.find(address_);
+  if (it != core_->per_address.end() && --it->second == 0) {
+    core_->per_address.erase(it);
+  }
+  core_ = nullptr;
+}
+
 struct Server::Impl : ServerCore {
   using ServerCore::ServerCore;
 };
@@ -207,11 +290,14 @@ Server::Server(EventLoop& loop, ServerOptions options, Handler& handler) {
   auto& io = *static_cast<asio::io_context*>(loop.native());
   auto shown = options.host + ":" + std::to_string(options.port);
   auto endpoint = ResolveListenAddress(io, options.host, options.port);
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
   impl_ = std::make_shared<Impl>(io, std::move(options), handler);
+  if (tls) impl_->tls.emplace(MakeTlsContext(impl_->options));
 
   Listen(impl_->acceptor, endpoint, shown);
   impl_->port = impl_->acceptor.local_endpoint().port();
-  NetLogger().info("listening on {}", Describe(impl_->acceptor.local_endpoint()));
+  NetLogger().info("listening on {}{}", Describe(impl_->acceptor.local_endpoint()),
+                   tls ? " (TLS)" : "");
 }
 
 Server::~Server() {
@@ -252,6 +338,14 @@ void Server::Shutdown() {
 
 std::size_t Server::ConnectionCount() const {
   return impl_->live.load(std::memory_order_relaxed);
+}
+
+bool Server::UsesTls() const {
+  return impl_->tls.has_value();
+}
+
+const ServerStats& Server::stats() const {
+  return impl_->stats;
 }
 
 }  // namespace sb::net

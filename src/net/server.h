@@ -6,6 +6,8 @@
 // thread too.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -90,6 +92,27 @@ struct ServerOptions {
   // WebSocket keep-alive: a ping after this much silence, and the connection is dropped when
   // nothing arrives for twice as long.
   std::chrono::seconds ws_idle_timeout{60};
+
+  // TLS: when both files are set (PEM; the certificate file may hold the chain), every connection
+  // must open with a TLS handshake (TLS 1.2 or later). Both empty: plain TCP. Read once, in the
+  // Server's constructor, which throws std::runtime_error when they cannot be loaded.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
+  // Connections open at once from one source address (IP, port ignored); a connection over it is
+  // answered 429 `rate_limited` to its first request (a WebSocket upgrade included) and closed.
+  // 0: no bound.
+  std::size_t max_connections_per_address = 256;
+  // Connections open at once in all; one over it is closed on accept without a word. 0: no bound.
+  std::size_t max_connections = 10000;
+};
+
+// What the listener has seen, for metrics. Written on the loop thread; read from any thread.
+struct ServerStats {
+  std::atomic<std::uint64_t> accepted{0};             // connections taken from the listener
+  std::atomic<std::uint64_t> refused_per_address{0};  // answered 429: too many from one address
+  std::atomic<std::uint64_t> refused_total{0};        // closed on accept: max_connections reached
+  std::atomic<std::uint64_t> tls_handshake_failures{0};
 };
 
 class Server {
@@ -109,6 +132,10 @@ class Server {
   // Closes every open connection (WebSocket close code 1001, "going away").
   void Shutdown();
   std::size_t ConnectionCount() const;
+  // Whether connections are served over TLS.
+  bool UsesTls() const;
+  // Counters of this server; valid as long as the Server. Safe to read from any thread.
+  const ServerStats& stats() const;
 
  private:
   struct Impl;

@@ -1,7 +1,7 @@
 // Private to src/net: what the listener and the HTTP and WebSocket sessions share.
 //
-// Threading: everything here lives on the server's EventLoop thread; nothing is locked. The one
-// exception is ServerCore::live, which ConnectionCount() may read from any thread.
+// Threading: everything here lives on the server's EventLoop thread; nothing is locked. The
+// exceptions are ServerCore::live and ServerCore::stats, atomics that any thread may read.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -11,16 +11,20 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 
 #include "net/server.h"
@@ -32,8 +36,13 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// The byte stream under HTTP and WebSocket. The one place that names it: TLS wraps this type.
+// The byte streams under HTTP and WebSocket, the one place that names them. The sessions are
+// templates over the two; each is instantiated for both, in its own .cpp file.
 using Transport = beast::tcp_stream;
+using TlsTransport = beast::ssl_stream<Transport>;
+
+template <typename Stream>
+inline constexpr bool kIsTls = std::is_same_v<Stream, TlsTransport>;
 
 // A request as read off the wire; also what a WebSocket handshake starts from.
 using WireRequest = http::request<http::string_body>;
@@ -70,6 +79,29 @@ class Session {
   virtual void Abort() = 0;
 };
 
+struct ServerCore;
+
+// A connection's place in the per-address count. Move-only; releasing it (explicitly, or by
+// destruction) gives the place back. An empty Admission (the connection was over the bound) holds
+// no place. The ServerCore must outlive it: sessions hold both, the core declared first.
+class Admission {
+ public:
+  Admission() = default;
+  Admission(ServerCore* core, std::string address) : core_(core), address_(std::move(address)) {}
+  Admission(Admission&& other) noexcept;
+  Admission& operator=(Admission&& other) noexcept;
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  ~Admission() { Release(); }
+
+  bool admitted() const { return core_ != nullptr; }
+  void Release();
+
+ private:
+  ServerCore* core_ = nullptr;
+  std::string address_;
+};
+
 // The listener and the registry of live sessions. Sessions hold it by shared_ptr, so it outlives
 // the Server object; `handler` is cleared when the Server is destroyed so that no callback reaches
 // a handler that may be gone.
@@ -78,6 +110,9 @@ struct ServerCore {
 
   void Register(std::uint64_t id, std::weak_ptr<Session> session);
   void Unregister(std::uint64_t id);
+  // Takes a place for a connection from `address` (an IP without port); an empty Admission when
+  // the address already holds max_connections_per_address.
+  Admission Admit(const std::string& address);
 
   asio::io_context& io;
   const ServerOptions options;
@@ -88,15 +123,22 @@ struct ServerCore {
   bool accepting = false;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
   std::atomic<std::size_t> live{0};
+  std::optional<asio::ssl::context> tls;  // set when the options name a certificate and key
+  std::unordered_map<std::string, std::size_t> per_address;  // admitted connections by address
+  ServerStats stats;
 };
 
-// Serves HTTP on an accepted connection until it closes or upgrades to a WebSocket.
+// Serves HTTP on an accepted connection until it closes or upgrades to a WebSocket; opens with
+// the TLS handshake when core->tls is set. A connection without admission answers its first
+// request with 429 and closes.
 void StartHttpSession(const std::shared_ptr<ServerCore>& core, tcp::socket socket, std::uint64_t id,
-                      std::string remote);
+                      std::string remote, Admission admission);
 
 // Completes the WebSocket handshake for `upgrade` (already read from `stream`) and serves the
-// connection. Keeps the id the connection had as an HTTP session.
-void StartWsSession(const std::shared_ptr<ServerCore>& core, Transport stream, WireRequest upgrade,
-                    std::uint64_t id, std::string remote);
+// connection. Keeps the id and the admission the connection had as an HTTP session. Defined in
+// ws_session.cpp for Transport and TlsTransport.
+template <typename Stream>
+void StartWsSession(const std::shared_ptr<ServerCore>& core, Stream stream, WireRequest upgrade,
+                    std::uint64_t id, std::string remote, Admission admission);
 
 }  // namespace sb::net

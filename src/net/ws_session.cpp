@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <deque>
 #include <limits>
@@ -40,13 +41,18 @@ std::string Why(const boost::system::error_code& ec, const websocket::close_reas
   return ec.message();
 }
 
+template <typename Stream>
 class WsSession final : public Session,
                         public WsConnection,
-                        public std::enable_shared_from_this<WsSession> {
+                        public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(std::shared_ptr<ServerCore> core, Transport stream, std::uint64_t id,
-            std::string remote)
-      : core_(std::move(core)), ws_(std::move(stream)), id_(id), remote_(std::move(remote)) {}
+  WsSession(std::shared_ptr<ServerCore> core, Stream stream, std::uint64_t id, std::string remote,
+            Admission admission)
+      : core_(std::move(core)),
+        ws_(std::move(stream)),
+        id_(id),
+        remote_(std::move(remote)),
+        admission_(std::move(admission)) {}
 
   asio::awaitable<void> Run(std::shared_ptr<WsSession> self, WireRequest upgrade);
 
@@ -79,12 +85,13 @@ class WsSession final : public Session,
   void Finish(const boost::system::error_code& ec);
 
   std::shared_ptr<ServerCore> core_;
-  websocket::stream<Transport> ws_;
+  websocket::stream<Stream> ws_;
   // Holds at most max_frame_bytes + 1 of a message; emptied and shrunk after each one, since
   // most connections are idle most of the time.
   beast::flat_buffer buffer_;
   const std::uint64_t id_;
   const std::string remote_;
+  Admission admission_;
 
   std::deque<std::string> queue_;  // the front is being written while writing_
   std::size_t queued_bytes_ = 0;
@@ -93,8 +100,9 @@ class WsSession final : public Session,
   bool open_ = false;  // from the handshake until OnWsClose
 };
 
-asio::awaitable<void> WsSession::Run([[maybe_unused]] std::shared_ptr<WsSession> self,
-                                     WireRequest upgrade) {
+template <typename Stream>
+asio::awaitable<void> WsSession<Stream>::Run([[maybe_unused]] std::shared_ptr<WsSession> self,
+                                             WireRequest upgrade) {
   // `self` lives in this frame, so the session outlives every suspension below and in the
   // member coroutines it awaits.
   boost::system::error_code ec;
@@ -110,7 +118,8 @@ asio::awaitable<void> WsSession::Run([[maybe_unused]] std::shared_ptr<WsSession>
   Finish(ec);
 }
 
-void WsSession::Configure() {
+template <typename Stream>
+void WsSession<Stream>::Configure() {
   const auto& options = core_->options;
   // The WebSocket layer keeps its own time; the TCP layer's timer would cut idle connections.
   beast::get_lowest_layer(ws_).expires_never();
@@ -128,7 +137,8 @@ void WsSession::Configure() {
   ws_.text(true);
 }
 
-asio::awaitable<boost::system::error_code> WsSession::Accept(WireRequest upgrade) {
+template <typename Stream>
+asio::awaitable<boost::system::error_code> WsSession<Stream>::Accept(WireRequest upgrade) {
   Configure();
   // `upgrade` is in this frame until the handshake ends; Run's `self` keeps the stream.
   auto [ec] = co_await ws_.async_accept(upgrade, kNoThrow);
@@ -137,12 +147,13 @@ asio::awaitable<boost::system::error_code> WsSession::Accept(WireRequest upgrade
   open_ = true;
   NetLogger().debug("[conn {}] WebSocket open", id_);
   if (auto* handler = core_->handler) {
-    handler->OnWsOpen(shared_from_this());
+    handler->OnWsOpen(this->shared_from_this());
   }
   co_return ec;
 }
 
-asio::awaitable<boost::system::error_code> WsSession::ReadLoop() {
+template <typename Stream>
+asio::awaitable<boost::system::error_code> WsSession<Stream>::ReadLoop() {
   for (;;) {
     Message message;
     auto ec = co_await ReadMessage(message);
@@ -155,7 +166,8 @@ asio::awaitable<boost::system::error_code> WsSession::ReadLoop() {
 
 // Reads one message piece by piece. Binary and oversized ones are dropped as they arrive, so
 // that a large message costs no more memory than a small one.
-asio::awaitable<boost::system::error_code> WsSession::ReadMessage(Message& message) {
+template <typename Stream>
+asio::awaitable<boost::system::error_code> WsSession<Stream>::ReadMessage(Message& message) {
   do {
     // Run's `self` keeps the stream and the buffer alive.
     auto [ec, bytes] = co_await ws_.async_read_some(buffer_, ReadLimit(message), kNoThrow);
@@ -173,18 +185,20 @@ asio::awaitable<boost::system::error_code> WsSession::ReadMessage(Message& messa
 }
 
 // One byte past max_frame_bytes is enough to know a message is too large.
-std::size_t WsSession::ReadLimit(const Message& message) const {
+template <typename Stream>
+std::size_t WsSession<Stream>::ReadLimit(const Message& message) const {
   if (message.binary || message.too_large) return kReadChunk;
   const auto left = core_->options.max_frame_bytes - buffer_.size();
   return left >= kReadChunk ? kReadChunk : left + 1;
 }
 
-void WsSession::Dispatch(const Message& message) {
+template <typename Stream>
+void WsSession<Stream>::Dispatch(const Message& message) {
   auto* handler = core_->handler;
   // After Close() the handler has given up on this connection: what still arrives is dropped.
   if (handler == nullptr || !IsOpen()) return;
 
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   if (message.binary) {
     NetLogger().debug("[conn {}] refused a binary message", id_);
     handler->OnWsRefused(self, WsRefusal::kBinary);
@@ -198,14 +212,16 @@ void WsSession::Dispatch(const Message& message) {
   }
 }
 
-void WsSession::Send(std::string text) {
+template <typename Stream>
+void WsSession<Stream>::Send(std::string text) {
   if (!IsOpen()) return;
   queued_bytes_ += text.size();
   queue_.push_back(std::move(text));
   StartWriting();
 }
 
-void WsSession::Close(std::uint16_t code, std::string reason) {
+template <typename Stream>
+void WsSession<Stream>::Close(std::uint16_t code, std::string reason) {
   if (!IsOpen()) return;
   // The close frame has room for 123 bytes of reason.
   websocket::close_reason close(code);
@@ -216,14 +232,17 @@ void WsSession::Close(std::uint16_t code, std::string reason) {
   StartWriting();
 }
 
-void WsSession::StartWriting() {
+template <typename Stream>
+void WsSession<Stream>::StartWriting() {
   if (writing_) return;
   writing_ = true;
   // The coroutine's `self` parameter keeps the session and its queue alive while it writes.
-  asio::co_spawn(ws_.get_executor(), WriteQueued(shared_from_this()), LogUnexpected{});
+  asio::co_spawn(ws_.get_executor(), WriteQueued(this->shared_from_this()), LogUnexpected{});
 }
 
-asio::awaitable<void> WsSession::WriteQueued([[maybe_unused]] std::shared_ptr<WsSession> self) {
+template <typename Stream>
+asio::awaitable<void> WsSession<Stream>::WriteQueued(
+    [[maybe_unused]] std::shared_ptr<WsSession> self) {
   boost::system::error_code ec;
   while (open_ && !queue_.empty() && !ec) {
     // `self` keeps the front string alive; appending to a deque leaves it where it is.
@@ -248,15 +267,17 @@ asio::awaitable<void> WsSession::WriteQueued([[maybe_unused]] std::shared_ptr<Ws
   writing_ = false;
 }
 
-void WsSession::MarkClosed() {
+template <typename Stream>
+void WsSession<Stream>::MarkClosed() {
   if (!open_) return;
   open_ = false;
   if (auto* handler = core_->handler) {
-    handler->OnWsClose(shared_from_this());
+    handler->OnWsClose(this->shared_from_this());
   }
 }
 
-void WsSession::GoAway() {
+template <typename Stream>
+void WsSession<Stream>::GoAway() {
   // Still in the opening handshake: the handler has not seen the connection, so just drop it.
   if (!open_) {
     beast::get_lowest_layer(ws_).close();
@@ -265,12 +286,14 @@ void WsSession::GoAway() {
   Close(websocket::close_code::going_away, "going away");
 }
 
-void WsSession::Abort() {
+template <typename Stream>
+void WsSession<Stream>::Abort() {
   beast::get_lowest_layer(ws_).close();
   MarkClosed();
 }
 
-void WsSession::Finish(const boost::system::error_code& ec) {
+template <typename Stream>
+void WsSession<Stream>::Finish(const boost::system::error_code& ec) {
   // Also ends a write still in flight, which then empties the queue.
   beast::get_lowest_layer(ws_).close();
   if (!writing_) {
@@ -280,17 +303,25 @@ void WsSession::Finish(const boost::system::error_code& ec) {
 
   NetLogger().debug("[conn {}] WebSocket closed: {}", id_, Why(ec, ws_.reason()));
   MarkClosed();
+  admission_.Release();
   core_->Unregister(id_);
 }
 
 }  // namespace
 
-void StartWsSession(const std::shared_ptr<ServerCore>& core, Transport stream, WireRequest upgrade,
-                    std::uint64_t id, std::string remote) {
-  auto session = std::make_shared<WsSession>(core, std::move(stream), id, std::move(remote));
+template <typename Stream>
+void StartWsSession(const std::shared_ptr<ServerCore>& core, Stream stream, WireRequest upgrade,
+                    std::uint64_t id, std::string remote, Admission admission) {
+  auto session = std::make_shared<WsSession<Stream>>(core, std::move(stream), id, std::move(remote),
+                                                     std::move(admission));
   core->Register(id, session);
   // The coroutine's `self` parameter owns the session until the connection is done.
   asio::co_spawn(core->io, session->Run(session, std::move(upgrade)), LogUnexpected{});
 }
+
+template void StartWsSession<Transport>(const std::shared_ptr<ServerCore>&, Transport, WireRequest,
+                                        std::uint64_t, std::string, Admission);
+template void StartWsSession<TlsTransport>(const std::shared_ptr<ServerCore>&, TlsTransport,
+                                           WireRequest, std::uint64_t, std::string, Admission);
 
 }  // namespace sb::net

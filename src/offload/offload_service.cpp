@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
@@ -125,6 +126,22 @@ OffloadService::TerminalView OffloadService::Describe(TerminalId terminal, const
   Ensure(terminal, address);
   CatchUp();
   return TerminalView{amf_.LocationOf(terminal), smf_.PathOf(terminal)};
+}
+
+std::vector<OffloadService::KnownTerminal> OffloadService::KnownTerminals() const {
+  std::vector<KnownTerminal> known;
+  for (const TerminalRef& ref : amf_.Terminals())
+    known.push_back(KnownTerminal{ref, amf_.LocationOf(ref.id), smf_.PathOf(ref.id)});
+  std::sort(known.begin(), known.end(),
+            [](const auto& a, const auto& b) { return a.terminal.id < b.terminal.id; });
+  return known;
+}
+
+std::map<std::string, std::uint64_t> OffloadService::EgressCounts() const {
+  std::map<std::string, std::uint64_t> counts;
+  for (const auto& [site, counter] : egress_)
+    counts[site] = counter->Value();
+  return counts;
 }
 
 // --- Evaluation ----------------------------------------------------------------------------------

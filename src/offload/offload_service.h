@@ -66,6 +66,18 @@ class OffloadService : private PathObserver {
   };
   TerminalView Describe(TerminalId terminal, const Address& address);
 
+  // Every terminal the AMF knows, with its location and path, ordered by id. A terminal that
+  // disconnected stays listed until the next Tick() forgets it; one that never reported a location
+  // nor sent a message is not known yet.
+  struct KnownTerminal {
+    TerminalRef terminal;
+    Location location;
+    Path path;
+  };
+  std::vector<KnownTerminal> KnownTerminals() const;
+  // Messages counted as egress so far, by site (sites with none yet are absent).
+  std::map<std::string, std::uint64_t> EgressCounts() const;
+
   // Called periodically: re-evaluates every path when a validity window opened or closed since the
   // last call, forgets terminals that disconnected, and registers ones that connected.
   void Tick();

@@ -34,6 +34,31 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
   }
 }
 
+// The rate limits, queue bound and idle timeout of [limits].
+void ReadLimits(const toml::table& table, Config& config) {
+  Read(table, "limits", "idle_timeout_s", config.idle_timeout_s);
+  Read(table, "limits", "account_rate", config.account_rate);
+  Read(table, "limits", "account_burst", config.account_burst);
+  Read(table, "limits", "platform_rate", config.platform_rate);
+  Read(table, "limits", "platform_burst", config.platform_burst);
+  Read(table, "limits", "connection_frame_rate", config.connection_frame_rate);
+  Read(table, "limits", "connection_frame_burst", config.connection_frame_burst);
+  Read(table, "limits", "connection_flood_close", config.connection_flood_close);
+  Read(table, "limits", "api_rate", config.api_rate);
+  Read(table, "limits", "api_burst", config.api_burst);
+  Read(table, "limits", "max_send_queue_bytes", config.max_send_queue_bytes);
+  if (config.idle_timeout_s == 0)
+    throw std::runtime_error("config: limits.idle_timeout_s must be positive");
+  if (config.connection_flood_close == 0)
+    throw std::runtime_error("config: limits.connection_flood_close must be positive");
+}
+
+// A path from the config file, made relative to the file's folder when it is relative.
+void ResolveBeside(const std::string& config_path, std::string& path) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return;
+  path = (std::filesystem::path(config_path).parent_path() / path).lexically_normal().string();
+}
+
 }  // namespace
 
 Config LoadConfigFile(const std::string& path) {
@@ -53,6 +78,13 @@ Config LoadConfigFile(const std::string& path) {
   Read(table, "limits", "max_frame_bytes", config.max_frame_bytes);
   Read(table, "limits", "max_body_bytes", config.max_body_bytes);
   Read(table, "limits", "hello_timeout_ms", config.hello_timeout_ms);
+  Read(table, "limits", "max_connections_per_address", config.max_connections_per_address);
+  Read(table, "limits", "max_connections", config.max_connections);
+  Read(table, "tls", "cert_file", config.tls_cert_file);
+  Read(table, "tls", "key_file", config.tls_key_file);
+  ResolveBeside(path, config.tls_cert_file);
+  ResolveBeside(path, config.tls_key_file);
+  ReadLimits(table, config);
   Read(table, "store", "durable", config.durable);
   Read(table, "delivery", "retention_s", config.retention_s);
   Read(table, "delivery", "account_queue_quota", config.account_queue_quota);
@@ -71,6 +103,8 @@ Config LoadConfigFile(const std::string& path) {
   Read(table, "offload", "notify_backoff_ms", config.notify_backoff_ms);
   Read(table, "offload", "notify_timeout_ms", config.notify_timeout_ms);
 
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty())
+    throw std::runtime_error("config: tls.cert_file and tls.key_file go together");
   if (config.max_frame_bytes < 1024)
     throw std::runtime_error("config: limits.max_frame_bytes must be at least 1024");
   if (config.retention_s == 0)

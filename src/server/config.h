@@ -11,6 +11,23 @@
 //   max_frame_bytes = 131072         # largest terminal frame
 //   max_body_bytes = 33554432        # largest HTTP body
 //   hello_timeout_ms = 10000         # time a new connection has to say hello
+//   max_connections_per_address = 256  # open connections from one IP; over it: 429 (0: none)
+//   max_connections = 10000          # open connections in all; over it: closed on accept (0: none)
+//   idle_timeout_s = 60              # WebSocket ping after this much silence; drop after twice
+//   account_rate = 1000              # sends a second per sender account (0: no limit)
+//   account_burst = 10000            # sends an account may save up
+//   platform_rate = 20000            # sends a second per sender platform (0: no limit)
+//   platform_burst = 100000
+//   connection_frame_rate = 20000    # frames a second per terminal connection (0: no limit)
+//   connection_frame_burst = 50000   # acks count: a terminal catching up acks as it reads
+//   connection_flood_close = 1000    # refused frames in one flood before the connection closes
+//   api_rate = 100                   # HTTP API calls a second per platform key (0: no limit)
+//   api_burst = 1000
+//   max_send_queue_bytes = 4194304   # bytes waiting to be written to one terminal (0: no bound)
+//
+//   [tls]                            # both set: the listener speaks only HTTPS and wss
+//   cert_file = "cert.pem"           # PEM certificate chain, server certificate first
+//   key_file = "key.pem"             # PEM private key; relative paths as for `topology`
 //
 //   [store]
 //   durable = true                   # false: no fsync at commit (for measurements only)
@@ -55,6 +72,24 @@ struct Config {
   std::size_t max_frame_bytes = 128 * 1024;
   std::size_t max_body_bytes = 32 * 1024 * 1024;
   std::int64_t hello_timeout_ms = 10000;
+  std::size_t max_connections_per_address = 256;
+  std::size_t max_connections = 10000;
+
+  std::string tls_cert_file;  // both empty: plain HTTP
+  std::string tls_key_file;
+  std::int64_t idle_timeout_s = 60;
+  std::int64_t account_rate = 1000;
+  std::int64_t account_burst = 10000;
+  std::int64_t platform_rate = 20000;
+  std::int64_t platform_burst = 100000;
+  // TODO(api): acks count as frames, so a terminal draining a large mailbox needs a high frame
+  // rate; acks of delivered messages could be budgeted apart, allowing a much lower default.
+  std::int64_t connection_frame_rate = 20000;
+  std::int64_t connection_frame_burst = 50000;
+  std::int64_t connection_flood_close = 1000;
+  std::int64_t api_rate = 100;
+  std::int64_t api_burst = 1000;
+  std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
 
   bool durable = true;
 

@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -15,6 +18,7 @@
 #include "api/http_api.h"
 #include "api/offload_api.h"
 #include "api/terminal_gateway.h"
+#include "api/topology_view.h"
 #include "auth/secret.h"
 #include "core/clock.h"
 #include "core/metrics.h"
@@ -43,12 +47,53 @@ std::shared_ptr<spdlog::logger> Log() {
   return logger;
 }
 
+// The listener's counters as metrics. The net layer keeps plain atomics (it knows no metrics
+// registry); Publish() copies them over, on the loop thread, just before /metrics is answered.
+class ListenerMetrics {
+ public:
+  ListenerMetrics(MetricsRegistry& metrics, const net::ServerStats& stats)
+      : stats_(stats),
+        accepted_(metrics.GetCounter("switchboard_listener_accepted_total",
+                                     "Connections accepted by the listener, HTTP and WebSocket")),
+        per_address_(metrics.GetCounter("switchboard_listener_refused_total",
+                                        "Connections refused by the listener's bounds",
+                                        {{"reason", "per_address"}})),
+        total_(metrics.GetCounter("switchboard_listener_refused_total",
+                                  "Connections refused by the listener's bounds",
+                                  {{"reason", "max_connections"}})),
+        tls_failures_(metrics.GetCounter("switchboard_listener_tls_handshake_failures_total",
+                                         "TLS handshakes that failed")) {}
+
+  void Publish() {
+    Advance(accepted_, stats_.accepted);
+    Advance(per_address_, stats_.refused_per_address);
+    Advance(total_, stats_.refused_total);
+    Advance(tls_failures_, stats_.tls_handshake_failures);
+  }
+
+ private:
+  static void Advance(Counter& counter, const std::atomic<std::uint64_t>& source) {
+    const auto now = source.load(std::memory_order_relaxed);
+    if (now > counter.Value()) counter.Inc(now - counter.Value());
+  }
+
+  const net::ServerStats& stats_;
+  Counter& accepted_;
+  Counter& per_address_;
+  Counter& total_;
+  Counter& tls_failures_;
+};
+
 // Routes the listener's callbacks: HTTP to the API, WebSocket to the terminal gateway.
 class Frontend : public net::Handler {
  public:
   Frontend(api::HttpApi& http, api::TerminalGateway& gateway) : http_(http), gateway_(gateway) {}
 
+  // Called before each GET /metrics is answered. Set it before the server starts.
+  void SetBeforeMetrics(std::function<void()> hook) { before_metrics_ = std::move(hook); }
+
   void OnHttp(net::HttpRequest request, net::Respond respond) override {
+    if (before_metrics_ && request.path == "/metrics") before_metrics_();
     http_.Handle(std::move(request), std::move(respond));
   }
   void OnWsOpen(const std::shared_ptr<net::WsConnection>& conn) override { gateway_.OnOpen(conn); }
@@ -65,7 +110,22 @@ class Frontend : public net::Handler {
  private:
   api::HttpApi& http_;
   api::TerminalGateway& gateway_;
+  std::function<void()> before_metrics_;
 };
+
+net::ServerOptions ListenerOptions(const Config& config) {
+  net::ServerOptions options;
+  options.host = config.listen_host;
+  options.port = config.listen_port;
+  options.max_frame_bytes = config.max_frame_bytes;
+  options.max_body_bytes = config.max_body_bytes;
+  options.ws_idle_timeout = std::chrono::seconds(config.idle_timeout_s);
+  options.tls_cert_file = config.tls_cert_file;
+  options.tls_key_file = config.tls_key_file;
+  options.max_connections_per_address = config.max_connections_per_address;
+  options.max_connections = config.max_connections;
+  return options;
+}
 
 void WritePortFile(const std::string& path, std::uint16_t port) {
   const std::string temp = path + ".tmp";
@@ -82,6 +142,20 @@ std::string ReadFirstLine(const fs::path& path) {
   std::string line;
   std::getline(in, line);
   return line;
+}
+
+// Every terminal holds an open file: take all the open files the hard limit allows.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    Log()->warn("could not raise the open file limit to {}", limit.rlim_max);
+  }
+}
+
+delivery::RateLimit Limit(std::int64_t rate, std::int64_t burst) {
+  return delivery::RateLimit{static_cast<double>(rate), static_cast<double>(burst)};
 }
 
 }  // namespace
@@ -111,6 +185,7 @@ std::string ResolveOperatorToken(const std::string& data_dir) {
 }
 
 int RunExchange(const Config& config) {
+  RaiseOpenFileLimit();
   fs::create_directories(config.data_dir);
   const std::string operator_token = ResolveOperatorToken(config.data_dir);
 
@@ -131,6 +206,9 @@ int RunExchange(const Config& config) {
   exchange_options.retention_ms = config.retention_s * 1000;
   exchange_options.account_queue_quota = config.account_queue_quota;
   exchange_options.dedup_window_ms = config.dedup_window_s * 1000;
+  exchange_options.account_rate = Limit(config.account_rate, config.account_burst);
+  exchange_options.platform_rate = Limit(config.platform_rate, config.platform_burst);
+  exchange_options.max_send_queue_bytes = config.max_send_queue_bytes;
   delivery::Exchange exchange(registry, *store, post, metrics, exchange_options);
   exchange.Load(snapshot);
   registry.SetObserver(&exchange);
@@ -156,23 +234,26 @@ int RunExchange(const Config& config) {
       });
 
   // 2. The APIs and the listener.
-  api::HttpApi http(registry, exchange, metrics, api::HttpApiOptions{operator_token});
+  api::HttpApiOptions http_options{operator_token};
+  http_options.platform_call_rate = Limit(config.api_rate, config.api_burst);
+  api::HttpApi http(registry, exchange, metrics, http_options);
   api::OffloadApi offload_api(registry, offload);
   http.SetOffloadApi(&offload_api);
+  api::TopologyView topology_view(offload, exchange, NowMillis);
+  http.SetTopologyView(&topology_view);
   api::TerminalGateway gateway(
       loop, registry, exchange, metrics,
-      api::GatewayOptions{std::chrono::milliseconds(config.hello_timeout_ms)});
+      api::GatewayOptions{std::chrono::milliseconds(config.hello_timeout_ms),
+                          Limit(config.connection_frame_rate, config.connection_frame_burst),
+                          static_cast<std::size_t>(config.connection_flood_close)});
   gateway.SetLocationSink([&offload](delivery::TerminalId terminal, const Address& address,
                                      const std::string& tai, const std::string& cell) {
     (void)offload.ReportTerminalLocation(terminal, address, offload::Location{tai, cell});
   });
   Frontend frontend(http, gateway);
-  net::ServerOptions server_options;
-  server_options.host = config.listen_host;
-  server_options.port = config.listen_port;
-  server_options.max_frame_bytes = config.max_frame_bytes;
-  server_options.max_body_bytes = config.max_body_bytes;
-  net::Server server(loop, server_options, frontend);
+  net::Server server(loop, ListenerOptions(config), frontend);
+  ListenerMetrics listener_metrics(metrics, server.stats());
+  frontend.SetBeforeMetrics([&listener_metrics] { listener_metrics.Publish(); });
 
   auto sweep = loop.Schedule(
       kSweepInterval,
@@ -184,6 +265,8 @@ int RunExchange(const Config& config) {
       true);
   auto offload_tick = loop.Schedule(
       std::chrono::milliseconds(config.offload_tick_ms), [&] { offload.Tick(); }, true);
+  auto rate_sample = loop.Schedule(
+      std::chrono::seconds(1), [&] { topology_view.Sample(); }, true);
 
   // 3. Graceful shutdown: the store's flush runs on its own thread so that the loop keeps sending
   // the `accepted` answers that the flush produces.
@@ -211,9 +294,10 @@ int RunExchange(const Config& config) {
 
   server.Start();
   if (!config.port_file.empty()) WritePortFile(config.port_file, server.port());
-  Log()->info("listening on {}:{} (data in {})", config.listen_host, server.port(),
+  const char* scheme = server.UsesTls() ? "https" : "http";
+  Log()->info("listening on {}://{}:{} (data in {})", scheme, config.listen_host, server.port(),
               config.data_dir);
-  std::printf("switchboard listening on http://%s:%u\n", config.listen_host.c_str(),
+  std::printf("switchboard listening on %s://%s:%u\n", scheme, config.listen_host.c_str(),
               static_cast<unsigned>(server.port()));
   std::fflush(stdout);
 
@@ -223,6 +307,7 @@ int RunExchange(const Config& config) {
   drain_timer.reset();
   sweep.reset();
   offload_tick.reset();
+  rate_sample.reset();
   store->Close();
   Log()->info("stopped");
   return 0;

@@ -1,0 +1,12 @@
+// Exchange to terminal frames, as the client library reads them off the wire.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "api/codec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)sb::api::DecodeExchangeFrame(text);
+  return 0;
+}
