@@ -1,6 +1,7 @@
 // `switchboard platform`: the reference platform server (src/platform/platform_server.h).
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct PlatformFlags {
   std::string web;
   std::string port_file;
   std::string log_level;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // The configuration file first, then the flags over it, then the environment for the secret.
@@ -45,6 +48,13 @@ platform::PlatformConfig BuildConfig(const PlatformFlags& flags) {
   if (!flags.web.empty()) config.web_dir = flags.web;
   if (!flags.port_file.empty()) config.port_file = flags.port_file;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    throw std::runtime_error("--tls-cert and --tls-key go together");
+  }
+  if (!flags.tls_cert.empty()) {
+    config.tls_cert_file = flags.tls_cert;
+    config.tls_key_file = flags.tls_key;
+  }
 
   if (!flags.enrollment_token.empty()) {
     config.enrollment_token = flags.enrollment_token;
@@ -80,6 +90,10 @@ void AddPlatformCommand(CLI::App& app) {
   cmd->add_option("--port-file", flags->port_file,
                   "Write the bound port to this file once listening");
   cmd->add_option("--log-level", flags->log_level, "trace, debug, info, warn or error");
+  cmd->add_option("--tls-cert", flags->tls_cert, "PEM certificate: serve HTTPS")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", flags->tls_key, "PEM private key of the certificate")
+      ->check(CLI::ExistingFile);
   cmd->callback([flags] {
     const platform::PlatformConfig config = BuildConfig(*flags);
     SetUpLogging(config.log_level);

@@ -64,6 +64,9 @@ struct PlatformConfig {
   std::optional<OffloadPolicy> offload_policy;
   std::string log_level = "info";
   std::string port_file;  // when set, the bound port is written there once listening
+  // With both set, the platform's own listener serves HTTPS (PEM files).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::int64_t token_ttl_s = 12 * 3600;
   std::int64_t sync_interval_s = 300;
   std::int64_t exchange_wait_s = 30;

@@ -196,6 +196,8 @@ int Serve(const PlatformConfig& config, UserStore& users, ExchangeLink& link,
   options.port = config.listen.port;
   options.websocket_path = kNoWebSocketPath;
   options.max_body_bytes = kMaxBodyBytes;
+  options.tls_cert_file = config.tls_cert_file;
+  options.tls_key_file = config.tls_key_file;
   net::Server server(loop, options, frontend);
 
   auto sync = ScheduleSync(loop, worker, users, link, std::chrono::seconds(config.sync_interval_s),
@@ -211,9 +213,9 @@ int Serve(const PlatformConfig& config, UserStore& users, ExchangeLink& link,
   if (!config.port_file.empty()) WritePortFile(config.port_file, server.port());
   Log()->info("platform {} ({}) serving on {}:{} (web page from {})", identity.platform_name,
               identity.platform_id, config.listen.host, server.port(), web.string());
-  std::printf("platform %s (%s) listening on http://%s:%u\n", identity.platform_name.c_str(),
-              identity.platform_id.c_str(), config.listen.host.c_str(),
-              static_cast<unsigned>(server.port()));
+  std::printf("platform %s (%s) listening on %s://%s:%u\n", identity.platform_name.c_str(),
+              identity.platform_id.c_str(), config.tls_cert_file.empty() ? "http" : "https",
+              config.listen.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);
 
   loop.Run();

@@ -34,9 +34,12 @@ std::string ReadAll(const fs::path& path) {
   return out.str();
 }
 
-bool Healthy(std::uint16_t port) {
+bool Healthy(std::uint16_t port, const std::string& tls_ca_file) {
   try {
-    net::HttpClient http("127.0.0.1", port, std::chrono::milliseconds(2000));
+    // A certificate names "localhost", so a TLS probe goes there rather than to the address.
+    const bool tls = !tls_ca_file.empty();
+    net::HttpClient http(tls ? "localhost" : "127.0.0.1", port, std::chrono::milliseconds(2000),
+                         net::ClientTls{tls, tls_ca_file});
     return http.Request("GET", "/healthz").status == 200;
   } catch (const std::runtime_error&) {
     return false;
@@ -115,7 +118,7 @@ void PlatformProcess::Start(const std::string& enrollment_token) {
     }
     std::ifstream in(dir_ / "port");
     unsigned port = 0;
-    if (in >> port && port > 0 && Healthy(static_cast<std::uint16_t>(port))) {
+    if (in >> port && port > 0 && Healthy(static_cast<std::uint16_t>(port), tls_ca_file_)) {
       port_ = static_cast<std::uint16_t>(port);
       return;
     }

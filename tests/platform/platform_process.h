@@ -27,6 +27,8 @@ class PlatformProcess {
 
   // Extra command-line arguments for the next Start (e.g. --seed-user alice:alice-pass).
   void SetArgs(std::vector<std::string> args) { args_ = std::move(args); }
+  // For a platform started with --tls-cert: the CA file that its health probe trusts.
+  void SetTlsCa(std::string ca_file) { tls_ca_file_ = std::move(ca_file); }
   // Starts with `enrollment_token` in SWITCHBOARD_ENROLLMENT_TOKEN (none when empty) and waits
   // until it answers /healthz. Throws with the log when it exits first or takes over 30 s.
   void Start(const std::string& enrollment_token = {});
@@ -49,6 +51,7 @@ class PlatformProcess {
   std::uint16_t exchange_port_;
   std::string name_;
   std::vector<std::string> args_;
+  std::string tls_ca_file_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
 };

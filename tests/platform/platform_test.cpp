@@ -11,6 +11,7 @@
 
 #include "integration/harness.h"
 #include "net/client.h"
+#include "net/test_cert.h"
 #include "platform_process.h"
 
 namespace sb::ptest {
@@ -297,6 +298,21 @@ TEST_F(PlatformTest, StartsWithAnOffloadPolicyWhetherOrNotTheExchangeHasTheEndpo
   } else {
     EXPECT_EQ(Str(policy.as_object(), "kind"), "exposure") << info.raw;
   }
+}
+
+TEST_F(PlatformTest, ServesHttpsWhenGivenACertificate) {
+  const auto cert = testcert::MakeSelfSigned(dir_.path());
+  auto platform = std::make_unique<PlatformProcess>(dir_.path() / "tls", exchange_->Port(), "Tls");
+  platform->SetArgs({"--tls-cert", cert.cert_file, "--tls-key", cert.key_file});
+  platform->SetTlsCa(cert.cert_file);
+  platform->Start(CreateEnrollment(*api_, exchange_->OperatorToken(), "Tls"));
+
+  net::HttpClient https("localhost", platform->Port(), std::chrono::seconds(5),
+                        net::ClientTls{true, cert.cert_file});
+  EXPECT_EQ(https.Request("GET", "/healthz").status, 200);
+  net::HttpClient plain("127.0.0.1", platform->Port(), std::chrono::seconds(5));
+  EXPECT_EQ(plain.Request("GET", "/healthz").status, 400) << "plain HTTP to a TLS port";
+  EXPECT_EQ(platform->Stop(), 0);
 }
 
 }  // namespace
