@@ -214,16 +214,25 @@ ExchangeFrame DecodeMessage(const json::object& frame) {
                       std::move(app).value(),   ReadRoute(frame)};
 }
 
-}  // namespace
-
-ClientFrame DecodeClientFrame(std::string_view text) {
+// Reads the envelope every frame shares, in both directions: a JSON object with a string `type`.
+// On success `value` holds that object; otherwise the answer to give.
+std::optional<FrameError> ParseEnvelope(std::string_view text, json::value& value) {
   json::error_code ec;
-  json::value value = json::parse(text, ec);
+  value = json::parse(text, ec);
   if (ec) return BadFrame("the frame is not valid JSON: " + ec.message());
   const json::object* frame = value.if_object();
   if (frame == nullptr) return BadFrame("a frame must be a JSON object");
-  const json::string* type = StringMember(*frame, "type");
-  if (type == nullptr) return BadFrame("a frame needs a string 'type'");
+  if (StringMember(*frame, "type") == nullptr) return BadFrame("a frame needs a string 'type'");
+  return std::nullopt;
+}
+
+}  // namespace
+
+ClientFrame DecodeClientFrame(std::string_view text) {
+  json::value value;
+  if (auto bad = ParseEnvelope(text, value)) return std::move(*bad);
+  const json::object* frame = &value.get_object();
+  const json::string* type = &frame->at("type").get_string();
 
   if (*type == "send") return DecodeSend(*frame);
   if (*type == "ack") return DecodeMessageRef<AckFrame>(*frame, "ack");
@@ -296,13 +305,10 @@ std::string EncodeError(const Error& error) {
 }
 
 ExchangeFrame DecodeExchangeFrame(std::string_view text) {
-  json::error_code ec;
-  json::value value = json::parse(text, ec);
-  if (ec) return BadFrame("the frame is not valid JSON: " + ec.message());
-  const json::object* frame = value.if_object();
-  if (frame == nullptr) return BadFrame("a frame must be a JSON object");
-  const json::string* type = StringMember(*frame, "type");
-  if (type == nullptr) return BadFrame("a frame needs a string 'type'");
+  json::value value;
+  if (auto bad = ParseEnvelope(text, value)) return std::move(*bad);
+  const json::object* frame = &value.get_object();
+  const json::string* type = &frame->at("type").get_string();
 
   if (*type == "message") return DecodeMessage(*frame);
   if (*type == "accepted") return DecodeAccepted(*frame);
