@@ -102,6 +102,21 @@ std::optional<std::size_t> ParseCount(std::string_view text) {
   return value;
 }
 
+// The IP of a peer written "ip:port" or "[v6]:port".
+std::string SourceIp(std::string_view remote) {
+  const auto colon = remote.rfind(':');
+  std::string_view ip = colon == std::string_view::npos ? remote : remote.substr(0, colon);
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  return std::string(ip);
+}
+
+net::HttpResponse RateLimitedResponse(std::string message, std::int64_t wait_ms) {
+  net::HttpResponse response =
+      ErrorResponse(MakeError(ErrorCode::kRateLimited, std::move(message)));
+  response.headers["Retry-After"] = std::to_string((wait_ms + 999) / 1000);
+  return response;
+}
+
 json::value RouteJson(const Route& route) {
   return json::object{
       {"site", route.site}, {"dnai", route.dnai}, {"ulcl", route.ulcl}, {"psa", route.psa}};
@@ -147,7 +162,8 @@ HttpApi::HttpApi(registry::Registry& registry, delivery::Exchange& exchange,
       exchange_(exchange),
       metrics_(metrics),
       options_(std::move(options)),
-      call_limiter_(options_.platform_call_rate) {}
+      call_limiter_(options_.platform_call_rate),
+      auth_failure_limiter_(options_.auth_failure_rate) {}
 
 HttpApi::~HttpApi() = default;
 
@@ -222,12 +238,39 @@ bool HttpApi::AdmitPlatformCall(Call& call) {
   metrics_
       .GetCounter("switchboard_http_rate_limited_total", "API calls refused by the platform limit")
       .Inc();
-  net::HttpResponse response = ErrorResponse(
-      MakeError(ErrorCode::kRateLimited, "too many calls with this platform key; retry later"));
-  response.headers["Retry-After"] = std::to_string((wait + 999) / 1000);
   call.answered = true;
-  call.respond(std::move(response));
+  call.respond(RateLimitedResponse("too many calls with this platform key; retry later", wait));
   return false;
+}
+
+// Whether the caller's IP may still try a credential; answers 429 with Retry-After when its
+// bucket of failed authentications is empty.
+bool HttpApi::AdmitFromAddress(Call& call) {
+  const std::int64_t now = options_.monotonic_ms();
+  // Prune now and then, so that addresses that stopped failing do not pile up.
+  if (auth_failure_limiter_.Size() > 1024) auth_failure_limiter_.Prune(now);
+  const std::int64_t wait = auth_failure_limiter_.WaitMs(SourceIp(call.request.remote), now);
+  if (wait == 0) return true;
+
+  metrics_
+      .GetCounter("switchboard_http_auth_rate_limited_total",
+                  "API calls refused because their address failed to authenticate too often")
+      .Inc();
+  call.answered = true;
+  call.respond(
+      RateLimitedResponse("too many failed authentications from this address; retry later", wait));
+  return false;
+}
+
+// Answers a missing or invalid credential (401), counting it against the caller's IP.
+void HttpApi::RefuseCredential(Call& call, const Error& error) {
+  const std::int64_t now = options_.monotonic_ms();
+  auth_failure_limiter_.Take(SourceIp(call.request.remote), now);
+  metrics_
+      .GetCounter("switchboard_http_auth_failures_total",
+                  "API calls with a missing or invalid credential")
+      .Inc();
+  call.Fail(error);
 }
 
 void HttpApi::Dispatch(Call& call) {
@@ -265,13 +308,14 @@ void HttpApi::Dispatch(Call& call) {
   }
 
   // Then the credential: a wrong one is refused before the route is looked at.
+  if (!AdmitFromAddress(call)) return;
   if (call.caller.kind == Caller::Kind::kNone) {
-    call.Fail(MakeError(ErrorCode::kUnauthenticated, "an Authorization: Bearer header is needed"));
-    return;
+    return RefuseCredential(
+        call, MakeError(ErrorCode::kUnauthenticated, "an Authorization: Bearer header is needed"));
   }
   if (call.caller.kind == Caller::Kind::kInvalid) {
-    call.Fail(MakeError(ErrorCode::kUnauthenticated, "the credential is not valid"));
-    return;
+    return RefuseCredential(call,
+                            MakeError(ErrorCode::kUnauthenticated, "the credential is not valid"));
   }
   if (!AdmitPlatformCall(call)) return;
 

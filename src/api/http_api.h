@@ -5,6 +5,13 @@
 // Who may call what: the operator (operator token), a platform (its own key, on its own resources
 // only), or the holder of an unused enrollment token (registration only).
 //
+// Failed authentication: a /v1 call with no credential or one that is not valid (a wrong operator
+// token, platform key or enrollment token) takes a token from its source IP's bucket
+// (`auth_failure_rate`). While that bucket is empty, every /v1 call from the IP, with whatever
+// credential, is answered 429 `rate_limited` with Retry-After whether or not its credential is
+// valid, so that the answers tell nothing about credentials tried meanwhile. /healthz and /metrics
+// are not affected.
+//
 // Thread-safety: every call runs on the loop thread.
 #pragma once
 
@@ -30,6 +37,8 @@ struct HttpApiOptions {
   // Calls a second (and burst) per platform key; beyond it, 429 `rate_limited` with Retry-After.
   // Rate 0: no limit. The operator is not limited.
   delivery::RateLimit platform_call_rate;
+  // Failed authentications a second (and burst) per source IP; rate 0: no limit.
+  delivery::RateLimit auth_failure_rate;
   std::function<std::int64_t()> monotonic_ms = delivery::ExchangeOptions::SteadyMillis;
 };
 
@@ -68,6 +77,8 @@ class HttpApi {
   void Terminals(Call& call, const std::string& platform_id, const std::string& account);
   void Metrics(Call& call);
   bool AdmitPlatformCall(Call& call);
+  bool AdmitFromAddress(Call& call);
+  void RefuseCredential(Call& call, const Error& error);
 
   registry::Registry& registry_;
   delivery::Exchange& exchange_;
@@ -77,6 +88,7 @@ class HttpApi {
   OffloadApi* offload_api_ = nullptr;
   TopologyView* topology_view_ = nullptr;
   delivery::KeyedRateLimiter call_limiter_;
+  delivery::KeyedRateLimiter auth_failure_limiter_;  // by source IP
 };
 
 }  // namespace sb::api

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+#include <vector>
+
 #include "api/codec.h"
 #include "core/clock.h"
 
@@ -39,12 +43,16 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   bool authenticated() const { return authenticated_; }
   const Address& address() const { return address_; }
 
-  void Authenticate(Address address, std::string device) {
+  void Authenticate(registry::TerminalCredential credential, std::string device) {
     authenticated_ = true;
-    address_ = std::move(address);
+    address_ = std::move(credential.address);
+    expires_s_ = credential.expires_s;
+    signing_key_ = credential.signing_key;
     device_ = std::move(device);
     hello_timer_.reset();
   }
+  std::int64_t expires_s() const { return expires_s_; }
+  const std::array<std::uint8_t, 32>& signing_key() const { return signing_key_; }
   void SetHelloTimer(std::unique_ptr<net::Timer> timer) { hello_timer_ = std::move(timer); }
   delivery::TokenBucket& frames() { return frames_; }
   std::size_t& refused_frames() { return refused_frames_; }
@@ -77,6 +85,8 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   std::shared_ptr<net::WsConnection> conn_;
   bool authenticated_ = false;
   Address address_;
+  std::int64_t expires_s_ = 0;                  // the token's exp
+  std::array<std::uint8_t, 32> signing_key_{};  // the platform key that signed the token
   std::string device_;
   std::unique_ptr<net::Timer> hello_timer_;
   delivery::TokenBucket frames_;
@@ -92,7 +102,10 @@ TerminalGateway::TerminalGateway(net::EventLoop& loop, registry::Registry& regis
       exchange_(exchange),
       metrics_(metrics),
       options_(options),
-      connections_(metrics.GetGauge("switchboard_connections", "Open terminal connections")) {}
+      connections_(metrics.GetGauge("switchboard_connections", "Open terminal connections")) {
+  credential_timer_ = loop_.Schedule(
+      options_.credential_check, [this] { CheckCredentials(); }, true);
+}
 
 TerminalGateway::~TerminalGateway() = default;
 
@@ -212,26 +225,55 @@ void TerminalGateway::Hello(Session& session, HelloFrame& hello) {
     AnswerFrameError(session, MakeError(ErrorCode::kBadFrame, "hello was already accepted"));
     return;
   }
-  auto address = registry_.Authenticate(hello.token, NowMillis());
-  if (!address) {
+  auto credential = registry_.AuthenticateTerminal(hello.token, NowMillis());
+  if (!credential) {
     metrics_
         .GetCounter("switchboard_hello_refused_total", "Failed hellos, by code",
-                    {{"code", std::string(ErrorCodeName(address.error().code))}})
+                    {{"code", std::string(ErrorCodeName(credential.error().code))}})
         .Inc();
-    Log()->info("[conn {}] hello refused: {}", session.id(), ErrorCodeName(address.error().code));
-    session.Disconnect(address.error());
+    Log()->info("[conn {}] hello refused: {}", session.id(),
+                ErrorCodeName(credential.error().code));
+    session.Disconnect(credential.error());
     return;
   }
 
-  const registry::Platform* platform = registry_.Find(address.value().platform);
-  session.Authenticate(address.value(), hello.device);
-  session.Send(EncodeWelcome(platform->id, platform->name, address.value().account,
-                             std::to_string(session.id())));
-  Log()->info("[conn {}] hello {} device '{}'", session.id(), address.value().ToString(),
-              hello.device);
+  const Address address = credential.value().address;
+  const registry::Platform* platform = registry_.Find(address.platform);
+  session.Authenticate(std::move(credential).value(), hello.device);
+  session.Send(
+      EncodeWelcome(platform->id, platform->name, address.account, std::to_string(session.id())));
+  Log()->info("[conn {}] hello {} device '{}'", session.id(), address.ToString(), hello.device);
   // The session object is owned by sessions_ until OnClose(), which detaches it first.
-  exchange_.Attach(session.id(), address.value(), hello.device,
+  exchange_.Attach(session.id(), address, hello.device,
                    std::shared_ptr<delivery::TerminalLink>(sessions_.at(session.id()), &session));
+}
+
+// Drops terminals whose token expired or whose signing key their platform removed. A terminal of a
+// deregistered platform is left to the exchange, which drops it with platform_not_registered.
+void TerminalGateway::CheckCredentials() {
+  const std::int64_t now_s = NowMillis() / 1000;
+  const std::int64_t skew_s = std::max<std::int64_t>(registry_.ClockSkew(), 0);
+  std::vector<std::pair<std::shared_ptr<Session>, Error>> dropped;
+  for (const auto& [id, session] : sessions_) {
+    if (!session->authenticated() || session->closing()) continue;
+    if (session->expires_s() + skew_s < now_s) {
+      dropped.emplace_back(session, MakeError(ErrorCode::kTokenExpired, "token has expired"));
+    } else if (registry_.Find(session->address().platform) != nullptr &&
+               !registry_.TrustsKey(session->address().platform, session->signing_key())) {
+      dropped.emplace_back(
+          session, MakeError(ErrorCode::kBadToken, "the key that signed the token was withdrawn"));
+    }
+  }
+  // Disconnect may close synchronously, which would change sessions_ under the loop above.
+  for (auto& [session, why] : dropped) {
+    metrics_
+        .GetCounter("switchboard_credential_disconnects_total",
+                    "Terminals closed because their token expired or its key was withdrawn",
+                    {{"code", std::string(ErrorCodeName(why.code))}})
+        .Inc();
+    Log()->info("[conn {}] {}: closing", session->id(), ErrorCodeName(why.code));
+    session->Disconnect(why);
+  }
 }
 
 void TerminalGateway::AnswerFrameError(Session& session, const Error& error) {

@@ -323,13 +323,15 @@ Result<TokenClaims> ReadClaims(const boost::json::object& payload) {
       return iat_s.error();
     }
     claims.iat = iat_s.value();
+    claims.has_iat = true;
   }
   return claims;
 }
 
 // A token naming a kid is checked against that key only: its platform said which key signed it,
 // and trying the others would hide a wrong kid. A token without one may use any key of the set.
-Status VerifySignature(const ParsedToken& token, const JwkSet& keys) {
+// The key of `keys` whose signature verifies the token.
+Result<Jwk> VerifySignature(const ParsedToken& token, const JwkSet& keys) {
   const std::string& kid = token.claims.kid;
   bool kid_known = false;
   for (const Jwk& key : keys.keys) {
@@ -338,13 +340,37 @@ Status VerifySignature(const ParsedToken& token, const JwkSet& keys) {
     }
     kid_known = true;
     if (Verify(key, token.signing_input, token.signature)) {
-      return Ok{};
+      return key;
     }
   }
   if (!kid.empty() && !kid_known) {
     return BadToken("unknown kid");
   }
   return BadToken("signature does not verify");
+}
+
+// The times of a token whose signature verified: expiry, issue time, and the lifetime bound.
+Status CheckTimes(const TokenClaims& claims, std::int64_t now_s, const TokenPolicy& policy) {
+  // Clamped so that the sums below cannot overflow whatever the caller passes; a negative skew
+  // means none.
+  const std::int64_t skew = std::clamp<std::int64_t>(policy.skew_s, 0, kMaxTime);
+  const std::int64_t exp = std::clamp<std::int64_t>(claims.exp, -kMaxTime, kMaxTime);
+  const std::int64_t iat = std::clamp<std::int64_t>(claims.iat, -kMaxTime, kMaxTime);
+  if (exp + skew < now_s) {
+    return MakeError(ErrorCode::kTokenExpired, "token has expired");
+  }
+  if (iat - skew > now_s) {
+    return BadToken("token is issued in the future (iat)");
+  }
+  if (policy.max_lifetime_s > 0) {
+    const std::int64_t max = std::min(policy.max_lifetime_s, kMaxTime);
+    const std::int64_t now = std::clamp<std::int64_t>(now_s, -kMaxTime, kMaxTime);
+    if ((claims.has_iat && exp - iat > max) || exp - now > max + skew) {
+      return BadToken("token lifetime is longer than the exchange accepts (" + std::to_string(max) +
+                      " s)");
+    }
+  }
+  return Ok{};
 }
 
 }  // namespace
@@ -391,24 +417,29 @@ Result<ParsedToken> ParseToken(std::string_view token) {
 
 Status VerifyToken(const ParsedToken& token, const JwkSet& keys, std::int64_t now_s,
                    std::int64_t skew_s) {
-  // The signature first: nothing about an unsigned token, its times included, is worth reporting.
-  Status signed_by_platform = VerifySignature(token, keys);
-  if (!signed_by_platform) {
-    return signed_by_platform;
-  }
-
-  // Clamped so that the sums below cannot overflow whatever the caller passes; a negative skew
-  // means none.
-  const std::int64_t skew = std::clamp<std::int64_t>(skew_s, 0, kMaxTime);
-  const std::int64_t exp = std::clamp<std::int64_t>(token.claims.exp, -kMaxTime, kMaxTime);
-  const std::int64_t iat = std::clamp<std::int64_t>(token.claims.iat, -kMaxTime, kMaxTime);
-  if (exp + skew < now_s) {
-    return MakeError(ErrorCode::kTokenExpired, "token has expired");
-  }
-  if (iat - skew > now_s) {
-    return BadToken("token is issued in the future (iat)");
+  auto key = VerifyTokenKey(token, keys, now_s, TokenPolicy{skew_s, 0});
+  if (!key) {
+    return key.error();
   }
   return Ok{};
+}
+
+Result<Jwk> VerifyTokenKey(const ParsedToken& token, const JwkSet& keys, std::int64_t now_s,
+                           const TokenPolicy& policy) {
+  // The signature first: nothing about an unsigned token, its times included, is worth reporting.
+  auto key = VerifySignature(token, keys);
+  if (!key) {
+    return key.error();
+  }
+  if (Status times = CheckTimes(token.claims, now_s, policy); !times) {
+    return times.error();
+  }
+  return key;
+}
+
+bool ContainsKey(const JwkSet& keys, const Jwk& key) {
+  return std::any_of(keys.keys.begin(), keys.keys.end(),
+                     [&key](const Jwk& candidate) { return candidate.x == key.x; });
 }
 
 Result<JwkSet> JwkSet::Parse(std::string_view json) {

@@ -42,7 +42,8 @@ struct TokenClaims {
   std::string sub;  // account
   std::string kid;  // from the header; empty when absent
   std::int64_t exp = 0;
-  std::int64_t iat = 0;
+  std::int64_t iat = 0;  // 0 when the token has none (see has_iat)
+  bool has_iat = false;
 };
 
 // A token split into its parts, its header and claims decoded, its signature not yet checked.
@@ -57,11 +58,28 @@ struct ParsedToken {
 // (`iss`, `sub` strings; `exp` number; `aud` "switchboard" or an array holding it).
 Result<ParsedToken> ParseToken(std::string_view token);
 
+// What a verification checks besides the signature.
+struct TokenPolicy {
+  std::int64_t skew_s = 60;  // tolerance on `exp` and `iat`; negative counts as 0
+  // The longest lifetime accepted, in seconds; 0 (or less): no bound. A token is refused with
+  // kBadToken when `exp - iat` exceeds it, or when `exp - now` exceeds it plus the skew (which
+  // also bounds tokens without `iat`, and tokens that claim an `iat` long past).
+  std::int64_t max_lifetime_s = 0;
+};
+
 // Checks the signature against `keys` (the key named by `kid`, else every key) and the times:
 // kBadToken when no key verifies, kTokenExpired when `now_s` is past `exp + skew_s`, kBadToken
 // when `iat` lies more than `skew_s` in the future.
 Status VerifyToken(const ParsedToken& token, const JwkSet& keys, std::int64_t now_s,
                    std::int64_t skew_s = 60);
+
+// As VerifyToken, also bounding the lifetime (`policy.max_lifetime_s`); returns the key of `keys`
+// whose signature verified, so that a caller can later tell whether that key is still trusted.
+Result<Jwk> VerifyTokenKey(const ParsedToken& token, const JwkSet& keys, std::int64_t now_s,
+                           const TokenPolicy& policy);
+
+// Whether `keys` holds `key` (the same public key; the kid is not compared).
+bool ContainsKey(const JwkSet& keys, const Jwk& key);
 
 // An Ed25519 private key, for whoever signs tokens: platforms, the chat CLI's tests, benchmarks.
 class SigningKey {

@@ -5,7 +5,8 @@
 //   --listen [--json]    prints every event, one line each, until SIGINT or SIGTERM
 //
 // It logs in through a platform (--platform, --account, --password), or takes a terminal token
-// and the exchange's URL directly (--token, --exchange).
+// and the exchange's URL directly (--token, --exchange). Either URL may use TLS (https, wss): the
+// certificate must verify against --ca-file, or the system's store without it.
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,6 +45,7 @@ struct ChatOptions {
   std::string password;
   std::string token;
   std::string exchange;
+  std::string ca_file;
   std::string device = "chat";
   std::string send_to;
   std::string text;
@@ -98,7 +100,7 @@ ChatSession LogIn(const ChatOptions& options) {
     return session;
   }
 
-  client::PlatformApi platform(options.platform);
+  client::PlatformApi platform(options.platform, options.ca_file);
   Address self;
   if (session.token.empty()) {
     auto login = platform.LogIn(options.account, options.password);
@@ -122,6 +124,7 @@ ChatSession LogIn(const ChatOptions& options) {
 client::TerminalOptions TerminalOptionsFor(const ChatOptions& options, const ChatSession& session) {
   client::TerminalOptions terminal;
   terminal.url = session.exchange_url;
+  terminal.ca_file = options.ca_file;
   terminal.token = session.token;
   terminal.device = options.device;
   return terminal;
@@ -340,7 +343,7 @@ class InteractiveChat {
 
   void RefreshContacts() {
     if (options_.platform.empty()) return;
-    client::PlatformApi platform(options_.platform);
+    client::PlatformApi platform(options_.platform, options_.ca_file);
     auto self = terminal_.Identity();
     Address me = self ? Address{self->platform_id, self->account} : Address{};
     try {
@@ -433,12 +436,17 @@ void AddChatCommand(CLI::App& app) {
   auto options = std::make_shared<ChatOptions>();
   auto* chat =
       app.add_subcommand("chat", "Chat as a terminal: interactive, or one send, or listen");
-  chat->add_option("--platform", options->platform, "Platform URL to log in at (http://HOST:PORT)");
+  chat->add_option("--platform", options->platform,
+                   "Platform URL to log in at (http://HOST:PORT or https://HOST:PORT)");
   chat->add_option("--account", options->account, "Account on the platform");
   chat->add_option("--password", options->password, "Password of the account");
   chat->add_option("--token", options->token, "Terminal token (skips the platform login)");
   chat->add_option("--exchange", options->exchange,
-                   "Exchange terminal URL (ws://HOST:PORT/v1/terminal); default from the login");
+                   "Exchange terminal URL (ws:// or wss://HOST:PORT/v1/terminal); default from "
+                   "the login");
+  chat->add_option("--ca-file", options->ca_file,
+                   "PEM file of the authorities trusted for https and wss (default: the system's)")
+      ->check(CLI::ExistingFile);
   chat->add_option("--device", options->device, "Device id (default 'chat')");
   auto* send_to =
       chat->add_option("--send-to", options->send_to, "Send one message to account@platform-id");

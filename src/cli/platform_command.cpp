@@ -16,6 +16,7 @@ struct PlatformFlags {
   std::string config_path;
   std::string exchange;
   std::string exchange_ws;
+  std::string exchange_ca_file;
   std::string listen;
   std::string data;
   std::string name;
@@ -37,6 +38,7 @@ platform::PlatformConfig BuildConfig(const PlatformFlags& flags) {
     platform::ParseExchangeUrl(flags.exchange);
     config.exchange_url = flags.exchange;
   }
+  if (!flags.exchange_ca_file.empty()) config.exchange_ca_file = flags.exchange_ca_file;
   if (!flags.exchange_ws.empty()) config.exchange_ws = flags.exchange_ws;
   if (!flags.listen.empty()) config.listen = platform::ParseHostPort(flags.listen);
   if (!flags.data.empty()) config.data_dir = flags.data;
@@ -73,7 +75,12 @@ void AddPlatformCommand(CLI::App& app) {
   cmd->add_option("--config", flags->config_path, "TOML configuration file")
       ->check(CLI::ExistingFile);
   cmd->add_option("--exchange", flags->exchange,
-                  "The exchange's HTTP API, http://HOST:PORT (default http://127.0.0.1:8080)");
+                  "The exchange's HTTP API, http://HOST:PORT or https://HOST:PORT (default "
+                  "http://127.0.0.1:8080)");
+  cmd->add_option("--exchange-ca-file", flags->exchange_ca_file,
+                  "PEM file of the authorities trusted for an https exchange (default: the "
+                  "system's)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--exchange-ws", flags->exchange_ws,
                   "WebSocket URL given to terminals (default derived from --exchange)");
   cmd->add_option("--listen", flags->listen, "HOST:PORT to serve on (default 127.0.0.1:8081)");

@@ -43,14 +43,15 @@ Result<json::object> ObjectBody(const net::HttpReply& reply) {
 
 }  // namespace
 
-PlatformApi::PlatformApi(const std::string& base_url) {
+PlatformApi::PlatformApi(const std::string& base_url, const std::string& ca_file) {
   auto url = ParseUrl(base_url);
-  if (!url || url->scheme != "http")
-    throw std::invalid_argument("the platform URL must look like http://host:port");
+  if (!url || (url->scheme != "http" && url->scheme != "https"))
+    throw std::invalid_argument("the platform URL must look like http://host:port or https://..");
   prefix_ = url->path;
   while (!prefix_.empty() && prefix_.back() == '/')
     prefix_.pop_back();
-  http_ = std::make_unique<net::HttpClient>(url->host, url->port);
+  http_ = std::make_unique<net::HttpClient>(url->host, url->port, net::kDefaultClientTimeout,
+                                            net::ClientTls{UsesTls(*url), ca_file});
 }
 
 PlatformApi::~PlatformApi() = default;

@@ -4,6 +4,7 @@
 //   GET {platform}/api/users with "Authorization: Bearer <token>"
 //     -> {"platforms":[{"platform_id","platform_name","accounts":["..."]}]}
 //
+// Errors reaching the platform, a certificate that does not verify among them, are kUnavailable.
 // Blocking, one request at a time; not thread-safe (it owns one net::HttpClient).
 #pragma once
 
@@ -35,9 +36,11 @@ struct PlatformUsers {
 
 class PlatformApi {
  public:
-  // `base_url` is `http://host:port` with an optional path prefix. Throws std::invalid_argument
-  // when it is not such a URL.
-  explicit PlatformApi(const std::string& base_url);
+  // `base_url` is `http://host:port` or `https://host:port` with an optional path prefix. Over
+  // https the platform's certificate must chain to an authority in `ca_file` (PEM), or in the
+  // system's store when it is empty, and name the host. Throws std::invalid_argument when
+  // `base_url` is not such a URL.
+  explicit PlatformApi(const std::string& base_url, const std::string& ca_file = {});
   ~PlatformApi();
   PlatformApi(const PlatformApi&) = delete;
   PlatformApi& operator=(const PlatformApi&) = delete;

@@ -135,8 +135,10 @@ Terminal::Impl::Impl(TerminalOptions options, EventHandler handler)
                  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
                }) {
   auto url = ParseUrl(options_.url);
-  if (!url || url->scheme != "ws")
-    throw std::invalid_argument("the exchange URL must look like ws://host:port/v1/terminal");
+  if (!url || (url->scheme != "ws" && url->scheme != "wss"))
+    throw std::invalid_argument(
+        "the exchange URL must look like ws://host:port/v1/terminal or "
+        "wss://host:port/v1/terminal");
   endpoint_ = std::move(*url);
   if (endpoint_.path == "/") endpoint_.path = "/v1/terminal";
   if (options_.token.empty() && !options_.token_provider)
@@ -247,8 +249,10 @@ void Terminal::Impl::Run() {
 }
 
 std::optional<Error> Terminal::Impl::Open() {
-  transport_ = options_.transport_factory ? options_.transport_factory()
-                                          : MakeWebSocketTransport(options_.connect_timeout);
+  transport_ =
+      options_.transport_factory
+          ? options_.transport_factory()
+          : MakeWebSocketTransport(options_.connect_timeout, UsesTls(endpoint_), options_.ca_file);
   try {
     transport_->Connect(endpoint_.host, endpoint_.port, endpoint_.path);
     transport_->Send(api::EncodeHello(api::HelloFrame{Token(), options_.device}));

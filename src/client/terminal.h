@@ -1,11 +1,11 @@
 // The Switchboard client library: one terminal's connection to the exchange.
 //
-// A Terminal keeps one WebSocket to `ws://host:port/v1/terminal`, proves its identity with a token
-// from its platform (`hello`, answered by `welcome`), and then sends and receives session messages.
-// It survives lost connections: it reconnects with exponential backoff and jitter, says `hello`
-// again, re-sends every send the exchange has not yet answered (with the same client id, so the
-// exchange answers a repeat with the first message id and `duplicate`), and drops messages that
-// the exchange delivers again, so that the application sees each message once.
+// A Terminal keeps one WebSocket to `ws://host:port/v1/terminal` (or `wss://`, over TLS), proves
+// its identity with a token from its platform (`hello`, answered by `welcome`), and then sends and
+// receives session messages. It survives lost connections: it reconnects with exponential backoff
+// and jitter, says `hello` again, re-sends every send the exchange has not yet answered (with the
+// same client id, so the exchange answers a repeat with the first message id and `duplicate`), and
+// drops messages that the exchange delivers again, so that the application sees each message once.
 //
 // Threading. Start() launches one background thread, the I/O thread, which owns the connection.
 // Every public method is thread-safe, except that Stop() and the destructor must not be called
@@ -141,8 +141,12 @@ class Transport {
 
 using TransportFactory = std::function<std::unique_ptr<Transport>()>;
 
-// The default transport: net::WsClient with `timeout` for connecting and each write.
-std::unique_ptr<Transport> MakeWebSocketTransport(std::chrono::milliseconds timeout);
+// The default transport: net::WsClient with `timeout` for connecting and each write. With `tls`
+// it speaks wss and requires the exchange's certificate to chain to a trusted authority (those in
+// `ca_file`, a PEM file, or the system's when it is empty) and to name the host it connects to;
+// a certificate that does not verify is a failed connection attempt.
+std::unique_ptr<Transport> MakeWebSocketTransport(std::chrono::milliseconds timeout,
+                                                  bool tls = false, std::string ca_file = {});
 
 // --- Terminal
 // -------------------------------------------------------------------------------------
@@ -150,8 +154,12 @@ std::unique_ptr<Transport> MakeWebSocketTransport(std::chrono::milliseconds time
 enum class AckMode { kAutomatic, kExplicit };
 
 struct TerminalOptions {
-  // `ws://host:port/v1/terminal`; a URL without a path gets `/v1/terminal`. `wss` is not supported.
+  // `ws://host:port/v1/terminal` or `wss://host:port/v1/terminal`; a URL without a path gets
+  // `/v1/terminal`. With wss the exchange's certificate must verify (see `ca_file`): there is no
+  // way to skip the check.
   std::string url;
+  // For wss: a PEM file of the authorities to trust; empty trusts the system's store.
+  std::string ca_file;
   // The terminal token from the platform. When `token_provider` is set it is asked for a token
   // before every hello instead, and a refused token is retried rather than final.
   std::string token;
@@ -177,7 +185,7 @@ struct TerminalOptions {
   // window (a day by default), also across runs; empty picks a random prefix.
   std::string client_id_prefix;
 
-  // Null uses MakeWebSocketTransport(connect_timeout).
+  // Null uses MakeWebSocketTransport(connect_timeout, <url is wss>, ca_file).
   TransportFactory transport_factory;
 };
 

@@ -13,13 +13,15 @@ std::optional<std::uint16_t> ParsePort(std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
-std::optional<Url> Parse(std::string_view text, bool allow_tls) {
+}  // namespace
+
+std::optional<Url> ParseUrl(std::string_view text) {
   const auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) return std::nullopt;
   Url url;
   url.scheme = std::string(text.substr(0, scheme_end));
   const bool plain = url.scheme == "ws" || url.scheme == "http";
-  if (!plain && !(allow_tls && UsesTls(url))) return std::nullopt;
+  if (!plain && !UsesTls(url)) return std::nullopt;
 
   std::string_view rest = text.substr(scheme_end + 3);
   const auto path_begin = rest.find('/');
@@ -37,16 +39,6 @@ std::optional<Url> Parse(std::string_view text, bool allow_tls) {
     return std::nullopt;
   url.host = std::string(authority);
   return url;
-}
-
-}  // namespace
-
-std::optional<Url> ParseUrl(std::string_view text) {
-  return Parse(text, false);
-}
-
-std::optional<Url> ParseUrlWithTls(std::string_view text) {
-  return Parse(text, true);
 }
 
 bool UsesTls(const Url& url) {

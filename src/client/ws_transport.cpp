@@ -7,7 +7,8 @@ namespace {
 
 class WebSocketTransport final : public Transport {
  public:
-  explicit WebSocketTransport(std::chrono::milliseconds timeout) : ws_(timeout) {}
+  WebSocketTransport(std::chrono::milliseconds timeout, net::ClientTls tls)
+      : ws_(timeout, std::move(tls)) {}
 
   void Connect(const std::string& host, std::uint16_t port, const std::string& path) override {
     ws_.Connect(host, port, path);
@@ -25,8 +26,9 @@ class WebSocketTransport final : public Transport {
 
 }  // namespace
 
-std::unique_ptr<Transport> MakeWebSocketTransport(std::chrono::milliseconds timeout) {
-  return std::make_unique<WebSocketTransport>(timeout);
+std::unique_ptr<Transport> MakeWebSocketTransport(std::chrono::milliseconds timeout, bool tls,
+                                                  std::string ca_file) {
+  return std::make_unique<WebSocketTransport>(timeout, net::ClientTls{tls, std::move(ca_file)});
 }
 
 }  // namespace sb::client

@@ -92,6 +92,7 @@ PlatformConfig LoadPlatformConfigFile(const std::string& path) {
   if (!listen.empty()) config.listen = ParseHostPort(listen);
   ReadString(table, "exchange", config.exchange_url);
   ParseExchangeUrl(config.exchange_url);
+  ReadString(table, "exchange_ca_file", config.exchange_ca_file);
   ReadString(table, "exchange_ws", config.exchange_ws);
   ReadString(table, "data", config.data_dir);
   ReadString(table, "name", config.name);
@@ -136,18 +137,19 @@ HostPort ParseHostPort(const std::string& text) {
   return HostPort{host, static_cast<std::uint16_t>(value)};
 }
 
-HostPort ParseExchangeUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0) {
-    throw std::runtime_error("exchange URL '" + url + "' must start with http://");
+ExchangeEndpoint ParseExchangeUrl(const std::string& url) {
+  const bool tls = url.rfind("https://", 0) == 0;
+  if (!tls && url.rfind("http://", 0) != 0) {
+    throw std::runtime_error("exchange URL '" + url + "' must start with http:// or https://");
   }
-  std::string rest = url.substr(kScheme.size());
+  std::string rest = url.substr(url.find("://") + 3);
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.empty() || rest.find('/') != std::string::npos) {
-    throw std::runtime_error("exchange URL '" + url + "' must be http://HOST:PORT");
+    throw std::runtime_error("exchange URL '" + url + "' must be http(s)://HOST:PORT");
   }
   const bool has_port = rest.back() != ']' && rest.rfind(':') != std::string::npos;
-  return ParseHostPort(has_port ? rest : rest + ":80");
+  const std::string default_port = tls ? ":443" : ":80";
+  return ExchangeEndpoint{ParseHostPort(has_port ? rest : rest + default_port), tls};
 }
 
 SeedUser ParseSeedUser(const std::string& text) {
@@ -160,10 +162,11 @@ SeedUser ParseSeedUser(const std::string& text) {
 
 std::string TerminalUrl(const PlatformConfig& config) {
   if (!config.exchange_ws.empty()) return config.exchange_ws;
-  const HostPort exchange = ParseExchangeUrl(config.exchange_url);
-  const bool v6 = exchange.host.find(':') != std::string::npos;
-  const std::string host = v6 ? "[" + exchange.host + "]" : exchange.host;
-  return "ws://" + host + ":" + std::to_string(exchange.port) + "/v1/terminal";
+  const ExchangeEndpoint exchange = ParseExchangeUrl(config.exchange_url);
+  const bool v6 = exchange.address.host.find(':') != std::string::npos;
+  const std::string host = v6 ? "[" + exchange.address.host + "]" : exchange.address.host;
+  return std::string(exchange.tls ? "wss://" : "ws://") + host + ":" +
+         std::to_string(exchange.address.port) + "/v1/terminal";
 }
 
 }  // namespace sb::platform

@@ -1,8 +1,11 @@
 // The reference platform's configuration: a TOML file, then command-line flags over it.
 //
-//   exchange = "http://127.0.0.1:8080"   # where the exchange's HTTP API is reached
+//   exchange = "http://127.0.0.1:8080"   # where the exchange's HTTP API is reached; https://
+//                                         # speaks TLS and verifies the exchange's certificate
+//   exchange_ca_file = ""                 # PEM authorities trusted for https; empty: the system's
 //   exchange_ws = ""                      # WebSocket URL given to terminals; empty derives it
-//                                         # from `exchange` as ws://HOST:PORT/v1/terminal
+//                                         # from `exchange` as ws://HOST:PORT/v1/terminal (wss://
+//                                         # for an https exchange)
 //   listen = "127.0.0.1:8081"             # HOST:PORT of this platform's web page and /api
 //   data = "platform-data"                # users, saved registration and signing key
 //   name = "Meta World"                   # display name, sent at registration
@@ -39,6 +42,12 @@ struct HostPort {
   std::uint16_t port = 0;
 };
 
+// Where the exchange's HTTP API is, and whether it is reached over TLS (https).
+struct ExchangeEndpoint {
+  HostPort address;
+  bool tls = false;
+};
+
 // A user created at start when its account does not exist yet.
 struct SeedUser {
   std::string account;
@@ -54,6 +63,8 @@ struct OffloadPolicy {
 
 struct PlatformConfig {
   std::string exchange_url = "http://127.0.0.1:8080";
+  // For an https exchange: PEM authorities to trust; empty trusts the system's store.
+  std::string exchange_ca_file;
   std::string exchange_ws;
   HostPort listen{"127.0.0.1", 8081};
   std::string data_dir = "platform-data";
@@ -81,16 +92,16 @@ void LoadUsersFile(PlatformConfig& config, const std::string& path);
 // "HOST:PORT" or "[V6]:PORT"; throws std::runtime_error when malformed.
 HostPort ParseHostPort(const std::string& text);
 
-// "http://HOST:PORT" (a trailing slash is allowed; the port defaults to 80); throws
-// std::runtime_error for anything else.
-// TODO(platform): https to the exchange; the blocking client speaks plain HTTP only.
-HostPort ParseExchangeUrl(const std::string& url);
+// "http://HOST:PORT" or "https://HOST:PORT" (a trailing slash is allowed; the port defaults to 80
+// and 443); throws std::runtime_error for anything else.
+ExchangeEndpoint ParseExchangeUrl(const std::string& url);
 
 // "account:password" (split at the first colon, so a password may hold colons); throws
 // std::runtime_error when either part is empty.
 SeedUser ParseSeedUser(const std::string& text);
 
-// ws://HOST:PORT/v1/terminal for the configured exchange, unless `exchange_ws` overrides it.
+// ws://HOST:PORT/v1/terminal for the configured exchange (wss:// when it is reached over https),
+// unless `exchange_ws` overrides it.
 std::string TerminalUrl(const PlatformConfig& config);
 
 }  // namespace sb::platform

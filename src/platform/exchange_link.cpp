@@ -76,8 +76,10 @@ std::string QueryEscape(std::string_view text) {
 
 }  // namespace
 
-ExchangeLink::ExchangeLink(HostPort exchange, std::chrono::milliseconds timeout)
-    : http_(exchange.host, exchange.port, timeout) {}
+ExchangeLink::ExchangeLink(const ExchangeEndpoint& exchange, std::chrono::milliseconds timeout,
+                           const std::string& ca_file)
+    : http_(exchange.address.host, exchange.address.port, timeout,
+            net::ClientTls{exchange.tls, ca_file}) {}
 
 net::HttpReply ExchangeLink::Call(const std::string& method, const std::string& target,
                                   const std::string& credential, const std::string& body) {

@@ -50,7 +50,11 @@ enum class PolicyOutcome { kStored, kUnsupported };
 
 class ExchangeLink {
  public:
-  ExchangeLink(HostPort exchange, std::chrono::milliseconds timeout);
+  // Over TLS when `exchange.tls`: the exchange's certificate must chain to an authority in
+  // `ca_file` (PEM), or the system's store when it is empty, and name the host; otherwise every
+  // call fails as unreachable.
+  ExchangeLink(const ExchangeEndpoint& exchange, std::chrono::milliseconds timeout,
+               const std::string& ca_file = {});
 
   // Polls GET /healthz until it answers 200 or `wait` has passed; true when it did.
   bool WaitUntilHealthy(std::chrono::seconds wait);

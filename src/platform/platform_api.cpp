@@ -1,5 +1,6 @@
 #include "platform/platform_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
@@ -16,6 +17,19 @@ namespace {
 constexpr std::size_t kMinPasswordBytes = 8;
 constexpr std::size_t kMaxPasswordBytes = 1024;
 constexpr std::size_t kDirectoryLimit = 1000;
+
+std::int64_t SteadyMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+// The IP of a peer written "ip:port" or "[v6]:port".
+std::string SourceIp(const std::string& remote) {
+  const auto colon = remote.rfind(':');
+  std::string ip = colon == std::string::npos ? remote : remote.substr(0, colon);
+  if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  return ip;
+}
 
 std::int64_t NowSeconds() {
   using namespace std::chrono;
@@ -67,7 +81,7 @@ auth::JwkSet OwnKeys(const auth::SigningKey& key, const std::string& kid) {
 }  // namespace
 
 PlatformApi::PlatformApi(UserStore& users, ExchangeLink& exchange, const auth::SigningKey& key,
-                         PlatformIdentity identity, std::int64_t token_ttl_s)
+                         PlatformIdentity identity, std::int64_t token_ttl_s, LoginLimits limits)
     : users_(users),
       exchange_(exchange),
       key_(key),
@@ -75,7 +89,9 @@ PlatformApi::PlatformApi(UserStore& users, ExchangeLink& exchange, const auth::S
       keys_(OwnKeys(key, kid_)),
       identity_(std::move(identity)),
       token_ttl_s_(token_ttl_s),
-      decoy_hash_(HashPassword("decoy password, matches nothing")) {}
+      decoy_hash_(HashPassword("decoy password, matches nothing")),
+      failed_by_account_(limits.per_account),
+      failed_by_address_(limits.per_address) {}
 
 bool PlatformApi::Owns(const std::string& path) {
   return path.rfind("/api/", 0) == 0;
@@ -91,7 +107,7 @@ net::HttpResponse PlatformApi::Handle(const net::HttpRequest& request) {
   try {
     if (route("/api/platform", "GET")) return Info();
     if (route("/api/signup", "POST")) return SignUp(request.body);
-    if (route("/api/login", "POST")) return LogIn(request.body);
+    if (route("/api/login", "POST")) return LogIn(request.body, SourceIp(request.remote));
     if (route("/api/users", "GET")) return ListUsers(request);
     if (route("/api/account", "DELETE")) return DeleteAccount(request);
   } catch (const UserStoreError& e) {
@@ -147,21 +163,27 @@ net::HttpResponse PlatformApi::SignUp(const std::string& body) {
   return Json(201, json::object{{"account", account}, {"discoverable", discoverable}});
 }
 
-net::HttpResponse PlatformApi::LogIn(const std::string& body) {
+net::HttpResponse PlatformApi::LogIn(const std::string& body, const std::string& address) {
   auto request = ParseBody(body);
   if (!request) return Fail(400, "bad_request", "the body must be a JSON object");
   const std::string account = StringOf(*request, "account");
   const std::string password = StringOf(*request, "password");
+  if (const std::int64_t wait = LoginWait(account, address); wait > 0) {
+    Log()->info("log-in for account '{}' from {} refused: too many failures", account, address);
+    net::HttpResponse response =
+        Fail(429, "rate_limited", "too many failed log-ins; try again later");
+    response.headers["Retry-After"] = std::to_string((wait + 999) / 1000);
+    return response;
+  }
 
   // An unknown account costs one hash like a known one, so timing does not tell them apart.
   const std::optional<std::string> hash = users_.PasswordHash(account);
   const bool matches = VerifyPassword(password, hash.value_or(decoy_hash_)) && hash.has_value();
   if (!matches) {
     Log()->info("failed log-in for account '{}'", account);
+    CountFailedLogin(account, address);
     return Fail(401, "unauthenticated", "wrong account or password");
   }
-  // TODO(platform): rate-limit failed log-ins per account and per address; scrypt's cost is the
-  // only brake on password guessing today.
 
   const std::int64_t now = NowSeconds();
   const std::string token = key_.MintToken(identity_.platform_id, account, now, token_ttl_s_, kid_);
@@ -172,6 +194,20 @@ net::HttpResponse PlatformApi::LogIn(const std::string& body) {
                                 {"account", account},
                                 {"exchange_ws", identity_.terminal_url},
                                 {"expires_at", (now + token_ttl_s_) * 1000}});
+}
+
+std::int64_t PlatformApi::LoginWait(const std::string& account, const std::string& address) {
+  const std::int64_t now = SteadyMillis();
+  // Prune now and then, so that accounts and addresses that stopped failing do not pile up.
+  if (failed_by_account_.Size() > 4096) failed_by_account_.Prune(now);
+  if (failed_by_address_.Size() > 4096) failed_by_address_.Prune(now);
+  return std::max(failed_by_account_.WaitMs(account, now), failed_by_address_.WaitMs(address, now));
+}
+
+void PlatformApi::CountFailedLogin(const std::string& account, const std::string& address) {
+  const std::int64_t now = SteadyMillis();
+  failed_by_account_.Take(account, now);
+  failed_by_address_.Take(address, now);
 }
 
 std::string PlatformApi::Authenticate(const net::HttpRequest& request) {

@@ -8,6 +8,10 @@
 //                          accounts: [..]}]}, this platform first
 //   DELETE /api/account    (Bearer terminal token) removes the caller's account
 //
+// Failed log-ins are rate limited per account and per source address (token buckets, LoginLimits):
+// while either bucket is empty, a log-in for that account or from that address is answered 429
+// `rate_limited` with Retry-After before the password is checked, right or wrong.
+//
 // Errors are {"error": {"code", "message"}} as on the exchange. A sign-up or removal is mirrored
 // to the exchange before it is answered; when the exchange cannot be reached the sign-up is undone
 // and answered 503 `unavailable`.
@@ -20,6 +24,7 @@
 #include <string>
 
 #include "auth/jwt.h"
+#include "delivery/rate_limiter.h"
 #include "net/server.h"
 #include "platform/exchange_link.h"
 #include "platform/user_store.h"
@@ -33,11 +38,17 @@ struct PlatformIdentity {
   std::string terminal_url;  // ws://HOST:PORT/v1/terminal of the exchange
 };
 
+// Failed log-ins allowed per account and per source address: a second, and saved up.
+struct LoginLimits {
+  delivery::RateLimit per_account{1.0 / 60, 5};
+  delivery::RateLimit per_address{1.0 / 6, 20};
+};
+
 class PlatformApi {
  public:
   // Keeps references: every argument outlives the PlatformApi.
   PlatformApi(UserStore& users, ExchangeLink& exchange, const auth::SigningKey& key,
-              PlatformIdentity identity, std::int64_t token_ttl_s);
+              PlatformIdentity identity, std::int64_t token_ttl_s, LoginLimits limits = {});
 
   // Whether `path` belongs to this API (starts with /api/).
   static bool Owns(const std::string& path);
@@ -48,7 +59,10 @@ class PlatformApi {
  private:
   net::HttpResponse Info() const;
   net::HttpResponse SignUp(const std::string& body);
-  net::HttpResponse LogIn(const std::string& body);
+  net::HttpResponse LogIn(const std::string& body, const std::string& remote);
+  // Milliseconds until a log-in for `account` from `address` may be tried; 0: now.
+  std::int64_t LoginWait(const std::string& account, const std::string& address);
+  void CountFailedLogin(const std::string& account, const std::string& address);
   net::HttpResponse ListUsers(const net::HttpRequest& request);
   net::HttpResponse DeleteAccount(const net::HttpRequest& request);
 
@@ -65,6 +79,8 @@ class PlatformApi {
   const std::int64_t token_ttl_s_;
   // Verified when an account is unknown, so that a wrong account takes as long as a wrong password.
   const std::string decoy_hash_;
+  delivery::KeyedRateLimiter failed_by_account_;
+  delivery::KeyedRateLimiter failed_by_address_;
 };
 
 }  // namespace sb::platform

@@ -235,7 +235,8 @@ int RunPlatform(const PlatformConfig& config) {
   const fs::path web = FindWebDir(config.web_dir);
 
   // 3-6. The exchange.
-  ExchangeLink link(ParseExchangeUrl(config.exchange_url), kExchangeTimeout);
+  ExchangeLink link(ParseExchangeUrl(config.exchange_url), kExchangeTimeout,
+                    config.exchange_ca_file);
   if (!link.WaitUntilHealthy(std::chrono::seconds(config.exchange_wait_s))) {
     throw std::runtime_error("the exchange at " + config.exchange_url + " did not answer within " +
                              std::to_string(config.exchange_wait_s) + " s");

@@ -95,6 +95,13 @@ bool Registry::HasAccount(const Address& address) const {
 }
 
 Result<Address> Registry::Authenticate(std::string_view token, std::int64_t now_ms) const {
+  auto credential = AuthenticateTerminal(token, now_ms);
+  if (!credential) return credential.error();
+  return std::move(credential).value().address;
+}
+
+Result<TerminalCredential> Registry::AuthenticateTerminal(std::string_view token,
+                                                          std::int64_t now_ms) const {
   auto parsed = auth::ParseToken(token);
   if (!parsed) return parsed.error();
 
@@ -104,16 +111,20 @@ Result<Address> Registry::Authenticate(std::string_view token, std::int64_t now_
     return MakeError(ErrorCode::kPlatformNotRegistered,
                      "the token's issuer is not a registered platform");
   }
-  if (auto verified =
-          auth::VerifyToken(parsed.value(), platform->keys, now_ms / 1000, clock_skew_s_);
-      !verified) {
-    return verified.error();
-  }
+  auto key = auth::VerifyTokenKey(parsed.value(), platform->keys, now_ms / 1000,
+                                  auth::TokenPolicy{clock_skew_s_, max_token_lifetime_s_});
+  if (!key) return key.error();
   if (platform->accounts.count(claims.sub) == 0) {
     return MakeError(ErrorCode::kSenderNotRegistered,
                      "the token's account is not registered by its platform");
   }
-  return Address{claims.iss, claims.sub};
+  return TerminalCredential{Address{claims.iss, claims.sub}, claims.exp, key.value().x};
+}
+
+bool Registry::TrustsKey(std::string_view platform_id,
+                         const std::array<std::uint8_t, 32>& signing_key) const {
+  const Platform* platform = Find(platform_id);
+  return platform != nullptr && auth::ContainsKey(platform->keys, auth::Jwk{{}, signing_key});
 }
 
 Status Registry::CheckParties(const Address& from, const Address& to) const {

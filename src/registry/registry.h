@@ -9,6 +9,7 @@
 // Executor given at construction.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -75,6 +76,14 @@ struct DirectoryEntry {
   std::string account;
 };
 
+// What a verified terminal token vouches for: the account, until when, and the platform key that
+// signed it (so that a terminal can be dropped once its platform no longer trusts that key).
+struct TerminalCredential {
+  Address address;
+  std::int64_t expires_s = 0;  // the token's `exp`, seconds since the Unix epoch
+  std::array<std::uint8_t, 32> signing_key{};
+};
+
 // Told about removals that already happened, so that connected terminals can be dropped.
 class RegistryObserver {
  public:
@@ -96,6 +105,9 @@ class Registry {
   void SetObserver(RegistryObserver* observer) { observer_ = observer; }
   // Tolerance on a token's `exp` and `iat`, in seconds.
   void SetClockSkew(std::int64_t seconds) { clock_skew_s_ = seconds; }
+  std::int64_t ClockSkew() const { return clock_skew_s_; }
+  // The longest terminal token lifetime accepted (auth::TokenPolicy); 0: no bound.
+  void SetMaxTokenLifetime(std::int64_t seconds) { max_token_lifetime_s_ = seconds; }
 
   // --- Reads ------------------------------------------------------------------------------------
   const Platform* Find(std::string_view platform_id) const;
@@ -110,7 +122,14 @@ class Registry {
   // Verifies a terminal token: signature against the issuing platform's keys, times, and that
   // the account belongs to that platform. Codes: kBadToken, kTokenExpired,
   // kPlatformNotRegistered, kSenderNotRegistered.
+  // A token whose lifetime is longer than SetMaxTokenLifetime allows is kBadToken.
   Result<Address> Authenticate(std::string_view token, std::int64_t now_ms) const;
+  // As Authenticate, and also when the token expires and which key signed it.
+  Result<TerminalCredential> AuthenticateTerminal(std::string_view token,
+                                                  std::int64_t now_ms) const;
+  // Whether `platform_id` is registered and `signing_key` is still in its key set.
+  bool TrustsKey(std::string_view platform_id,
+                 const std::array<std::uint8_t, 32>& signing_key) const;
 
   // The four-part check of a session message: sender platform and account, recipient platform and
   // account must all be registered. Codes: kSenderNotRegistered, kPlatformNotRegistered,
@@ -149,6 +168,7 @@ class Registry {
   Executor loop_;
   RegistryObserver* observer_ = nullptr;
   std::int64_t clock_skew_s_ = 60;
+  std::int64_t max_token_lifetime_s_ = 0;
 
   std::map<std::string, std::unique_ptr<Platform>, std::less<>> platforms_;
   std::set<std::string, std::less<>> reserved_ids_;  // deregistered, or being registered

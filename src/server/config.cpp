@@ -22,6 +22,10 @@ void Read(const toml::table& table, std::string_view section, std::string_view k
     auto v = node->value<std::string>();
     if (!v) throw std::runtime_error("config: '" + where + "' must be a string");
     out = *v;
+  } else if constexpr (std::is_same_v<T, double>) {
+    auto v = node->value<double>();
+    if (!v || !(*v >= 0)) throw std::runtime_error("config: '" + where + "' must be a number >= 0");
+    out = *v;
   } else if constexpr (std::is_same_v<T, bool>) {
     auto v = node->value<bool>();
     if (!v) throw std::runtime_error("config: '" + where + "' must be true or false");
@@ -46,6 +50,8 @@ void ReadLimits(const toml::table& table, Config& config) {
   Read(table, "limits", "connection_flood_close", config.connection_flood_close);
   Read(table, "limits", "api_rate", config.api_rate);
   Read(table, "limits", "api_burst", config.api_burst);
+  Read(table, "limits", "auth_failure_rate", config.auth_failure_rate);
+  Read(table, "limits", "auth_failure_burst", config.auth_failure_burst);
   Read(table, "limits", "max_send_queue_bytes", config.max_send_queue_bytes);
   if (config.idle_timeout_s == 0)
     throw std::runtime_error("config: limits.idle_timeout_s must be positive");
@@ -90,6 +96,7 @@ Config LoadConfigFile(const std::string& path) {
   Read(table, "delivery", "account_queue_quota", config.account_queue_quota);
   Read(table, "delivery", "dedup_window_s", config.dedup_window_s);
   Read(table, "auth", "clock_skew_s", config.clock_skew_s);
+  Read(table, "auth", "max_token_lifetime_s", config.max_token_lifetime_s);
   Read(table, "main", "site", config.main_route.site);
   Read(table, "main", "dnai", config.main_route.dnai);
   Read(table, "main", "psa", config.main_route.psa);

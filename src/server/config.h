@@ -23,6 +23,9 @@
 //   connection_flood_close = 1000    # refused frames in one flood before the connection closes
 //   api_rate = 100                   # HTTP API calls a second per platform key (0: no limit)
 //   api_burst = 1000
+//   auth_failure_rate = 1            # failed HTTP authentications a second per source IP (a
+//   auth_failure_burst = 20          # fraction is allowed); past them every /v1 call from the IP
+//                                    # gets 429 until the bucket refills (0: no limit)
 //   max_send_queue_bytes = 4194304   # bytes waiting to be written to one terminal (0: no bound)
 //
 //   [tls]                            # both set: the listener speaks only HTTPS and wss
@@ -30,7 +33,7 @@
 //   key_file = "key.pem"             # PEM private key; relative paths as for `topology`
 //
 //   [store]
-//   durable = true                   # false: no fsync at commit (for measurements only)
+//   durable = true                   # false: write-behind, no fsync (docs/durability.md)
 //
 //   [delivery]
 //   retention_s = 604800             # how long a message waits for its devices
@@ -39,6 +42,8 @@
 //
 //   [auth]
 //   clock_skew_s = 60                # tolerance on token exp and iat
+//   max_token_lifetime_s = 86400     # terminal tokens living longer (exp - iat, exp - now) are
+//                                    # refused with bad_token (0: no bound)
 //
 //   [main]                           # the main anchor, the route when nothing is offloaded
 //   site = "main"                    # (ignored when a topology file is given: its main wins)
@@ -89,6 +94,8 @@ struct Config {
   std::int64_t connection_flood_close = 1000;
   std::int64_t api_rate = 100;
   std::int64_t api_burst = 1000;
+  double auth_failure_rate = 1;  // fractions allowed
+  std::int64_t auth_failure_burst = 20;
   std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
 
   bool durable = true;
@@ -98,6 +105,7 @@ struct Config {
   std::int64_t dedup_window_s = 24 * 3600;
 
   std::int64_t clock_skew_s = 60;
+  std::int64_t max_token_lifetime_s = 24 * 3600;
 
   Route main_route{"main", "", "", "psa-main"};
 

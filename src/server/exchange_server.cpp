@@ -200,6 +200,7 @@ int RunExchange(const Config& config) {
 
   registry::Registry registry(*store, post, metrics);
   registry.SetClockSkew(config.clock_skew_s);
+  registry.SetMaxTokenLifetime(config.max_token_lifetime_s);
   registry.Load(snapshot);
 
   delivery::ExchangeOptions exchange_options;
@@ -236,6 +237,8 @@ int RunExchange(const Config& config) {
   // 2. The APIs and the listener.
   api::HttpApiOptions http_options{operator_token};
   http_options.platform_call_rate = Limit(config.api_rate, config.api_burst);
+  http_options.auth_failure_rate =
+      delivery::RateLimit{config.auth_failure_rate, static_cast<double>(config.auth_failure_burst)};
   api::HttpApi http(registry, exchange, metrics, http_options);
   api::OffloadApi offload_api(registry, offload);
   http.SetOffloadApi(&offload_api);

@@ -282,6 +282,51 @@ TEST_F(TokenTest, IatIsOptional) {
   EXPECT_TRUE(Succeeds(VerifyToken(parsed.value(), keys_, kNow)));
 }
 
+// Verifies with a lifetime bound of `max_s` seconds and a skew of `skew_s`.
+Result<Jwk> VerifyBounded(std::string_view token, const JwkSet& keys, std::int64_t now_s,
+                          std::int64_t max_s, std::int64_t skew_s = 0) {
+  auto parsed = ParseToken(token);
+  if (!parsed) {
+    return parsed.error();
+  }
+  return VerifyTokenKey(parsed.value(), keys, now_s, TokenPolicy{skew_s, max_s});
+}
+
+TEST_F(TokenTest, LifetimeUpToTheBoundIsAccepted) {
+  EXPECT_TRUE(Succeeds(VerifyBounded(Mint(), keys_, kNow, kTtl)));
+  EXPECT_TRUE(Succeeds(VerifyBounded(Mint(), keys_, kNow, 0)));  // 0: no bound
+  const std::string year = key_.MintToken("p1", "alice", kNow, 365 * 86400, "k1");
+  EXPECT_TRUE(Succeeds(VerifyBounded(year, keys_, kNow, 0)));
+  EXPECT_TRUE(Succeeds(ParseAndVerify(year, keys_, kNow)));  // VerifyToken has no bound
+}
+
+TEST_F(TokenTest, LifetimeBeyondTheBoundIsRefused) {
+  EXPECT_TRUE(
+      Fails(VerifyBounded(Mint(), keys_, kNow, kTtl - 1), ErrorCode::kBadToken, "lifetime"));
+  // Backdated: exp - now is within the bound, exp - iat is not.
+  const std::string backdated = key_.MintToken("p1", "alice", kNow - 1000, 1100, "k1");
+  EXPECT_TRUE(Fails(VerifyBounded(backdated, keys_, kNow, 600), ErrorCode::kBadToken, "lifetime"));
+}
+
+TEST_F(TokenTest, LifetimeWithoutIatCountsFromNow) {
+  const std::string token =
+      Sign(kHeader, Claims().Drop("iat").Set("exp", std::to_string(kNow + 1000)));
+  EXPECT_TRUE(Fails(VerifyBounded(token, keys_, kNow, 600), ErrorCode::kBadToken, "lifetime"));
+  EXPECT_TRUE(Succeeds(VerifyBounded(token, keys_, kNow + 400, 600)));
+  // The skew is allowed on exp - now.
+  EXPECT_TRUE(Succeeds(VerifyBounded(token, keys_, kNow, 600, 400)));
+}
+
+TEST_F(TokenTest, VerificationNamesTheKeyThatSigned) {
+  const JwkSet keys = SetOf({other_.PublicJwk("a"), key_.PublicJwk("b")});
+  auto key = VerifyBounded(Mint(""), keys, kNow, 0);
+  ASSERT_TRUE(Succeeds(key));
+  EXPECT_EQ(key.value().x, key_.PublicJwk("").x);
+  EXPECT_TRUE(ContainsKey(keys, key.value()));
+  EXPECT_TRUE(ContainsKey(SetOf({key_.PublicJwk("renamed")}), key.value()));
+  EXPECT_FALSE(ContainsKey(SetOf({other_.PublicJwk("b")}), key.value()));
+}
+
 TEST_F(TokenTest, WrongKeyIsRefused) {
   const JwkSet keys = SetOf({other_.PublicJwk("k1")});
   EXPECT_TRUE(Fails(ParseAndVerify(Mint(), keys, kNow), ErrorCode::kBadToken, "signature"));

@@ -94,10 +94,25 @@ TEST(UrlTest, ParsesExchangeAndPlatformUrls) {
   ASSERT_TRUE(http);
   EXPECT_EQ(http->port, 80);
   EXPECT_EQ(http->path, "/");
+  EXPECT_FALSE(UsesTls(*ws));
+  EXPECT_FALSE(UsesTls(*http));
+}
+
+TEST(UrlTest, ParsesTlsUrlsWithTheirDefaultPort) {
+  auto wss = ParseUrl("wss://exchange.example:8443/v1/terminal");
+  ASSERT_TRUE(wss);
+  EXPECT_EQ(wss->scheme, "wss");
+  EXPECT_EQ(wss->port, 8443);
+  EXPECT_TRUE(UsesTls(*wss));
+  auto https = ParseUrl("https://platform.example");
+  ASSERT_TRUE(https);
+  EXPECT_EQ(https->port, 443);
+  EXPECT_EQ(https->path, "/");
+  EXPECT_TRUE(UsesTls(*https));
 }
 
 TEST(UrlTest, RefusesWhatTheClientsCannotSpeak) {
-  for (const char* text : {"", "localhost:80", "wss://h:1/", "https://h", "ws://:80/", "ws://h:0/",
+  for (const char* text : {"", "localhost:80", "ftp://h:1/", "wss:/h", "ws://:80/", "ws://h:0/",
                            "ws://h:70000/", "ws://h:x/", "ws://[::1]:80/"}) {
     EXPECT_FALSE(ParseUrl(text)) << text;
   }

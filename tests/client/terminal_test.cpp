@@ -273,8 +273,12 @@ TEST_F(TerminalTest, RefusesInvalidSendsLocally) {
 
 TEST_F(TerminalTest, RefusesUnusableOptions) {
   TerminalOptions options = Options();
-  options.url = "wss://example.org/v1/terminal";
+  options.url = "http://example.org/v1/terminal";
   EXPECT_THROW(Terminal{options}, std::invalid_argument);
+  options.url = "ftp://example.org/v1/terminal";
+  EXPECT_THROW(Terminal{options}, std::invalid_argument);
+  options.url = "wss://example.org/v1/terminal";  // TLS: accepted, checked when connecting
+  EXPECT_NO_THROW(Terminal{options});
   options = Options();
   options.token.clear();
   EXPECT_THROW(Terminal{options}, std::invalid_argument);

@@ -69,13 +69,20 @@ PlatformProcess::~PlatformProcess() {
 void PlatformProcess::Spawn(const std::string& enrollment_token) {
   fs::remove(dir_ / "port");
   std::vector<std::string> args{
-      SWITCHBOARD_BIN, "platform",
-      "--exchange",    "http://127.0.0.1:" + std::to_string(exchange_port_),
-      "--listen",      "127.0.0.1:0",
-      "--data",        DataDir().string(),
-      "--name",        name_,
-      "--port-file",   (dir_ / "port").string(),
-      "--log-level",   "debug"};
+      SWITCHBOARD_BIN,
+      "platform",
+      "--exchange",
+      exchange_url_.empty() ? "http://127.0.0.1:" + std::to_string(exchange_port_) : exchange_url_,
+      "--listen",
+      "127.0.0.1:0",
+      "--data",
+      DataDir().string(),
+      "--name",
+      name_,
+      "--port-file",
+      (dir_ / "port").string(),
+      "--log-level",
+      "debug"};
   args.insert(args.end(), args_.begin(), args_.end());
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {

@@ -27,6 +27,8 @@ class PlatformProcess {
 
   // Extra command-line arguments for the next Start (e.g. --seed-user alice:alice-pass).
   void SetArgs(std::vector<std::string> args) { args_ = std::move(args); }
+  // The --exchange URL; by default http://127.0.0.1:<exchange_port>.
+  void SetExchangeUrl(std::string url) { exchange_url_ = std::move(url); }
   // For a platform started with --tls-cert: the CA file that its health probe trusts.
   void SetTlsCa(std::string ca_file) { tls_ca_file_ = std::move(ca_file); }
   // Starts with `enrollment_token` in SWITCHBOARD_ENROLLMENT_TOKEN (none when empty) and waits
@@ -52,6 +54,7 @@ class PlatformProcess {
   std::string name_;
   std::vector<std::string> args_;
   std::string tls_ca_file_;
+  std::string exchange_url_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
 };

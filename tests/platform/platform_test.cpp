@@ -300,6 +300,42 @@ TEST_F(PlatformTest, StartsWithAnOffloadPolicyWhetherOrNotTheExchangeHasTheEndpo
   }
 }
 
+TEST_F(PlatformTest, FailedLogInsAreLimitedPerAccount) {
+  PlatformProcess& platform =
+      StartPlatform("Meta", {"--seed-user", "alice:alice-pass", "--seed-user", "bob:bob-pass"});
+  PlatformApi web(platform.Port());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(itest::IsApiError(web.LogIn("alice", "guess-" + std::to_string(i)), 401,
+                                  "unauthenticated"));
+  }
+  // The account's budget is spent: even the right password is refused, with a retry hint.
+  const net::HttpReply refused = web.http.Request(
+      "POST", "/api/login",
+      json::serialize(json::object{{"account", "alice"}, {"password", "alice-pass"}}));
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_NE(refused.body.find("rate_limited"), std::string::npos) << refused.body;
+  ASSERT_EQ(refused.headers.count("retry-after"), 1u);
+  EXPECT_GE(std::stoll(refused.headers.at("retry-after")), 1);
+  // Another account from the same address is not affected.
+  EXPECT_EQ(web.LogIn("bob", "bob-pass").status, 200);
+}
+
+TEST_F(PlatformTest, FailedLogInsAreLimitedPerAddress) {
+  PlatformProcess& platform = StartPlatform("Meta");
+  PlatformApi web(platform.Port());
+  // 20 failures on as many accounts, then (the budget refills slowly) a 429 for any account.
+  int failures = 0;
+  ApiReply reply;
+  while (failures < 40) {
+    reply = web.LogIn("nobody-" + std::to_string(failures), "guess");
+    if (reply.status != 401) break;
+    ++failures;
+  }
+  EXPECT_GE(failures, 20);
+  // The refused account had never failed: the address's budget, not the account's, is spent.
+  EXPECT_TRUE(itest::IsApiError(reply, 429, "rate_limited"));
+}
+
 TEST_F(PlatformTest, ServesHttpsWhenGivenACertificate) {
   const auto cert = testcert::MakeSelfSigned(dir_.path());
   auto platform = std::make_unique<PlatformProcess>(dir_.path() / "tls", exchange_->Port(), "Tls");
