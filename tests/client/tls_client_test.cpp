@@ -1,10 +1,15 @@
 // Every client of the exchange over TLS, against the real binary serving a self-signed certificate:
 // the client library over wss, the reference platform server reaching the exchange over https and
-// handing out wss URLs, and the chat client's platform API over https. Each refuses a peer whose
-// certificate it does not trust (the system's store, another authority, another host name).
+// handing out wss URLs, `switchboard chat` with --ca-file, and the chat client's platform API over
+// https. Each refuses a peer whose certificate it does not trust (the system's store, another
+// authority, another host name).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
+#include <utility>
 
 #include "client/platform_api.h"
 #include "client/terminal.h"
@@ -149,6 +154,39 @@ TEST_F(TlsClientTest, APlainUrlDoesNotSilentlyUseTheTlsPort) {
   EXPECT_EQ(disconnected->reason.code, ErrorCode::kUnavailable);
   terminal.Stop();
   EXPECT_EQ(terminal.Stats().connects, 0u);
+}
+
+// `switchboard chat --send-to` over wss; its exit status and what it printed.
+std::pair<int, std::string> ChatSend(const fs::path& dir, const std::string& token,
+                                     const std::string& url, const std::string& ca_file,
+                                     const std::string& to, int timeout_s) {
+  const fs::path out = dir / "chat.out";
+  std::string command = std::string("'") + SWITCHBOARD_BIN + "' chat --token " + token +
+                        " --exchange '" + url + "' --send-to '" + to + "' --text hello --timeout " +
+                        std::to_string(timeout_s);
+  if (!ca_file.empty()) command += " --ca-file '" + ca_file + "'";
+  const int status = std::system((command + " > '" + out.string() + "' 2>&1").c_str());
+  std::ifstream in(out);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+
+TEST_F(TlsClientTest, TheChatCliSendsOverWssWithItsCaFile) {
+  const TlsPlatform alpha = Register(*exchange_, "alpha", "alice");
+  const TlsPlatform beta = Register(*exchange_, "beta", "bob");
+  const std::string to = "bob@" + beta.id;
+
+  auto [sent, output] =
+      ChatSend(dir_.path(), alpha.Token("alice"), exchange_->WssUrl(), exchange_->CaFile(), to, 30);
+  EXPECT_EQ(sent, 0) << output;
+  EXPECT_NE(output.find("accepted"), std::string::npos) << output;
+
+  // Without the CA file the system's store is used, which does not trust the certificate: the
+  // send never goes out, and the CLI gives up at its timeout with the "unavailable" status.
+  auto [refused, why] = ChatSend(dir_.path(), alpha.Token("alice"), exchange_->WssUrl(), "", to, 2);
+  EXPECT_EQ(refused, 3) << why;
+  EXPECT_EQ(why.find("accepted"), std::string::npos) << why;
 }
 
 // The reference platform with `--exchange https://..`: it registers over TLS, and its log-in
