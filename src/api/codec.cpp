@@ -1,6 +1,8 @@
 #include "api/codec.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <limits>
 
 namespace sb::api {
@@ -214,11 +216,16 @@ ExchangeFrame DecodeMessage(const json::object& frame) {
                       std::move(app).value(),   ReadRoute(frame)};
 }
 
+// Room for the DOM of a typical frame (a send of a few hundred bytes needs about 1 KiB), so that
+// decoding one allocates nothing from the heap; a larger frame spills over into heap blocks.
+constexpr std::size_t kFrameArenaBytes = 4096;
+
 // Reads the envelope every frame shares, in both directions: a JSON object with a string `type`.
-// On success `value` holds that object; otherwise the answer to give.
-std::optional<FrameError> ParseEnvelope(std::string_view text, json::value& value) {
+// On success `value` holds that object, its memory from `arena`; otherwise the answer to give.
+std::optional<FrameError> ParseEnvelope(std::string_view text, json::monotonic_resource& arena,
+                                        json::value& value) {
   json::error_code ec;
-  value = json::parse(text, ec);
+  value = json::parse(text, ec, json::storage_ptr(&arena));
   if (ec) return BadFrame("the frame is not valid JSON: " + ec.message());
   const json::object* frame = value.if_object();
   if (frame == nullptr) return BadFrame("a frame must be a JSON object");
@@ -226,11 +233,52 @@ std::optional<FrameError> ParseEnvelope(std::string_view text, json::value& valu
   return std::nullopt;
 }
 
+// Writes a frame of fixed shape by appending to one string; Boost.JSON escapes the strings that
+// need it (AppendJsonString). Members are written in the order called, so a frame keeps the
+// member order that the DOM encoders gave it.
+class FrameWriter {
+ public:
+  explicit FrameWriter(std::size_t expected_bytes) { out_.reserve(expected_bytes); }
+
+  // `{"type":"<type>"`
+  void Open(std::string_view type) { out_.append("{\"type\":\"").append(type).push_back('"'); }
+  // A member of an object just opened with Raw("...{").
+  void FirstMember(std::string_view key, std::string_view text) {
+    out_.append(1, '"').append(key).append("\":");
+    AppendJsonString(out_, text);
+  }
+  void Member(std::string_view key, std::string_view text) {
+    out_.push_back(',');
+    FirstMember(key, text);
+  }
+  void Member(std::string_view key, std::int64_t number) {
+    out_.append(",\"").append(key).append("\":");
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+    out_.append(digits, end);
+  }
+  void Raw(std::string_view json) { out_.append(json); }
+  std::string Close() {
+    out_.push_back('}');
+    return std::move(out_);
+  }
+
+ private:
+  std::string out_;
+};
+
+// Addresses, names, route and member names of a `message` frame, without its content.
+constexpr std::size_t kMessageEnvelopeBytes = 256;
+
 }  // namespace
 
 ClientFrame DecodeClientFrame(std::string_view text) {
-  json::value value;
-  if (auto bad = ParseEnvelope(text, value)) return std::move(*bad);
+  alignas(std::max_align_t) unsigned char buffer[kFrameArenaBytes];
+  json::monotonic_resource arena(buffer, sizeof buffer);
+  // Same resource as the parse result, so that assigning it moves instead of copying.
+  const json::storage_ptr storage(&arena);
+  json::value value(storage);
+  if (auto bad = ParseEnvelope(text, arena, value)) return std::move(*bad);
   const json::object* frame = &value.get_object();
   const json::string* type = &frame->at("type").get_string();
 
@@ -260,53 +308,88 @@ std::string EncodeWelcome(std::string_view platform_id, std::string_view platfor
 
 std::string EncodeAccepted(std::string_view client_id, std::string_view message_id,
                            std::int64_t ts_ms, bool duplicate) {
-  json::object frame{
-      {"type", "accepted"}, {"id", client_id}, {"message_id", message_id}, {"ts", ts_ms}};
-  if (duplicate) frame["duplicate"] = true;
-  return json::serialize(frame);
+  FrameWriter frame(64 + client_id.size() + message_id.size());
+  frame.Open("accepted");
+  frame.Member("id", client_id);
+  frame.Member("message_id", message_id);
+  frame.Member("ts", ts_ms);
+  if (duplicate) frame.Raw(",\"duplicate\":true");
+  return frame.Close();
 }
 
 std::string EncodeRejected(std::string_view client_id, const Error& error) {
-  return json::serialize(json::object{{"type", "rejected"},
-                                      {"id", client_id},
-                                      {"code", ErrorCodeName(error.code)},
-                                      {"message", error.message}});
+  FrameWriter frame(64 + client_id.size() + error.message.size());
+  frame.Open("rejected");
+  frame.Member("id", client_id);
+  frame.Member("code", ErrorCodeName(error.code));
+  frame.Member("message", error.message);
+  return frame.Close();
 }
 
 std::string EncodeMessage(const SessionMessage& message, std::string_view sender_platform_name) {
-  json::object from = AddressObject(message.from);
-  from["platform_name"] = sender_platform_name;
-  json::object route{{"site", message.route.site},
-                     {"dnai", message.route.dnai},
-                     {"ulcl", message.route.ulcl},
-                     {"psa", message.route.psa}};
-  std::string frame = json::serialize(json::object{{"type", "message"},
-                                                   {"message_id", message.message_id},
-                                                   {"ts", message.ts_ms},
-                                                   {"from", std::move(from)},
-                                                   {"to", AddressObject(message.to)},
-                                                   {"route", std::move(route)}});
-  // The content was validated and serialised on the way in: splice it in rather than parse it
-  // again for every device.
-  frame.pop_back();
-  frame.append(",\"content\":").append(message.content_json).push_back('}');
-  return frame;
+  const Address& from = message.from;
+  const Route& route = message.route;
+  FrameWriter frame(kMessageEnvelopeBytes + message.content_json.size() + from.account.size() +
+                    message.to.account.size() + sender_platform_name.size());
+  frame.Open("message");
+  frame.Member("message_id", message.message_id);
+  frame.Member("ts", message.ts_ms);
+  frame.Raw(",\"from\":{");
+  frame.FirstMember("platform", from.platform);
+  frame.Member("account", from.account);
+  frame.Member("platform_name", sender_platform_name);
+  frame.Raw("},\"to\":{");
+  frame.FirstMember("platform", message.to.platform);
+  frame.Member("account", message.to.account);
+  frame.Raw("},\"route\":{");
+  frame.FirstMember("site", route.site);
+  frame.Member("dnai", route.dnai);
+  frame.Member("ulcl", route.ulcl);
+  frame.Member("psa", route.psa);
+  // The content was validated and serialised on the way in: spliced in, not parsed again.
+  frame.Raw("},\"content\":");
+  frame.Raw(message.content_json);
+  return frame.Close();
 }
 
 std::string EncodeReceipt(std::string_view client_id, std::string_view message_id,
                           std::string_view status) {
-  return json::serialize(json::object{
-      {"type", "receipt"}, {"id", client_id}, {"message_id", message_id}, {"status", status}});
+  FrameWriter frame(64 + client_id.size() + message_id.size());
+  frame.Open("receipt");
+  frame.Member("id", client_id);
+  frame.Member("message_id", message_id);
+  frame.Member("status", status);
+  return frame.Close();
 }
 
 std::string EncodeError(const Error& error) {
-  return json::serialize(json::object{
-      {"type", "error"}, {"code", ErrorCodeName(error.code)}, {"message", error.message}});
+  FrameWriter frame(64 + error.message.size());
+  frame.Open("error");
+  frame.Member("code", ErrorCodeName(error.code));
+  frame.Member("message", error.message);
+  return frame.Close();
+}
+
+void AppendJsonString(std::string& out, std::string_view text) {
+  const bool plain = std::none_of(text.begin(), text.end(), [](char c) {
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+  });
+  if (plain) {
+    out.push_back('"');
+    out.append(text);
+    out.push_back('"');
+    return;
+  }
+  out.append(json::serialize(json::string_view(text.data(), text.size())));
 }
 
 ExchangeFrame DecodeExchangeFrame(std::string_view text) {
-  json::value value;
-  if (auto bad = ParseEnvelope(text, value)) return std::move(*bad);
+  alignas(std::max_align_t) unsigned char buffer[kFrameArenaBytes];
+  json::monotonic_resource arena(buffer, sizeof buffer);
+  // Same resource as the parse result, so that assigning it moves instead of copying.
+  const json::storage_ptr storage(&arena);
+  json::value value(storage);
+  if (auto bad = ParseEnvelope(text, arena, value)) return std::move(*bad);
   const json::object* frame = &value.get_object();
   const json::string* type = &frame->at("type").get_string();
 

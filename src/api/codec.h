@@ -78,6 +78,10 @@ std::string EncodeReceipt(std::string_view client_id, std::string_view message_i
                           std::string_view status);
 std::string EncodeError(const Error& error);
 
+// Appends `text` to `out` as a JSON string: quoted, with `"`, `\` and control characters escaped
+// exactly as Boost.JSON's serializer escapes them (other bytes, UTF-8 included, are copied).
+void AppendJsonString(std::string& out, std::string_view text);
+
 // --- Client side: frames from the exchange, decoded
 // -----------------------------------------------
 

@@ -7,19 +7,21 @@
 #include <cinttypes>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <span>
 
 #include "core/clock.h"
 
 namespace sb::delivery {
 namespace {
 
-std::shared_ptr<spdlog::logger> Log() {
-  static auto logger = [] {
+spdlog::logger& Log() {
+  static const std::shared_ptr<spdlog::logger> logger = [] {
     auto l = spdlog::get("delivery");
     return l ? l : spdlog::default_logger()->clone("delivery");
   }();
-  return logger;
+  return *logger;
 }
 
 std::string DedupKey(const Address& sender, std::string_view device, std::string_view client_id) {
@@ -81,12 +83,51 @@ struct Exchange::InFlight {
   std::vector<TerminalId> waiters;  // terminals that repeated the client id meanwhile
 };
 
+// Outcomes of store commits, carried to the loop one batch at a time: the first outcome added to
+// an empty inbox posts one drain task, and later ones ride along with it.
+struct Exchange::CommitInbox : std::enable_shared_from_this<CommitInbox> {
+  using Outcome = std::pair<std::shared_ptr<Pending>, Status>;
+
+  CommitInbox(Exchange* exchange, Executor loop) : exchange(exchange), loop(std::move(loop)) {}
+
+  // Any thread.
+  void Add(std::shared_ptr<Pending> pending, Status status) {
+    bool first = false;
+    {
+      std::lock_guard lock(mu);
+      first = outcomes.empty();
+      outcomes.emplace_back(std::move(pending), std::move(status));
+    }
+    if (first) loop([self = shared_from_this()] { self->Drain(); });
+  }
+
+  // Loop thread.
+  void Drain() {
+    {
+      std::lock_guard lock(mu);
+      draining.swap(outcomes);
+    }
+    for (auto& [pending, status] : draining) {
+      if (exchange != nullptr) exchange->OnDurable(pending, status);
+    }
+    draining.clear();
+  }
+
+  Exchange* exchange;  // null once the exchange is destroyed; read and written on the loop only
+  Executor loop;
+  std::mutex mu;
+  std::vector<Outcome> outcomes;  // guarded by mu
+  std::vector<Outcome> draining;  // loop only
+};
+
 Exchange::Exchange(registry::Registry& registry, store::Store& store, Executor loop,
                    MetricsRegistry& metrics, ExchangeOptions options)
     : registry_(registry),
       store_(store),
       loop_(std::move(loop)),
       options_(options),
+      write_behind_(!store.SyncsCommits()),
+      inbox_(std::make_shared<CommitInbox>(this, loop_)),
       accepted_(metrics.GetCounter("switchboard_messages_accepted_total",
                                    "Session messages accepted (durable)")),
       duplicates_(metrics.GetCounter("switchboard_messages_duplicate_total",
@@ -115,7 +156,7 @@ Exchange::Exchange(registry::Registry& registry, store::Store& store, Executor l
 }
 
 Exchange::~Exchange() {
-  *alive_ = false;
+  inbox_->exchange = nullptr;
 }
 
 void Exchange::Load(const store::Snapshot& snapshot) {
@@ -154,7 +195,7 @@ void Exchange::Load(const store::Snapshot& snapshot) {
   }
   std::sort(dedup_expiry_.begin(), dedup_expiry_.end());
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
-  Log()->info("loaded {} waiting messages and {} dedup records", queued_messages_, dedup_.size());
+  Log().info("loaded {} waiting messages and {} dedup records", queued_messages_, dedup_.size());
 }
 
 // --- Terminals -----------------------------------------------------------------------------------
@@ -174,7 +215,7 @@ void Exchange::Attach(TerminalId id, const Address& address, const std::string& 
   // Everything this device has not acked yet, in acceptance order.
   terminal.catch_up_after = 0;
   CatchUp(terminal);
-  Log()->debug("[term {}] attached {} device '{}'", id, address.ToString(), device);
+  Log().debug("[term {}] attached {} device '{}'", id, address.ToString(), device);
 }
 
 void Exchange::Detach(TerminalId id) {
@@ -182,7 +223,7 @@ void Exchange::Detach(TerminalId id) {
   if (it == terminals_.end()) return;
   auto mailbox = mailboxes_.find(it->second->address);
   if (mailbox != mailboxes_.end()) std::erase(mailbox->second->terminals, id);
-  Log()->debug("[term {}] detached {}", id, it->second->address.ToString());
+  Log().debug("[term {}] detached {}", id, it->second->address.ToString());
   terminals_.erase(it);
   terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
 }
@@ -223,7 +264,8 @@ void Exchange::Send(TerminalId id, SendRequest request) {
   }
   // A retry of a message already accepted gets its first answer, whatever changed since.
   CatchUp(terminal);
-  if (AnswerDuplicate(terminal, request)) return;
+  std::string dedup_key = DedupKey(request.from, terminal.device, request.client_id);
+  if (AnswerDuplicate(terminal, request, dedup_key)) return;
   if (auto limited = CheckRate(request.from); !limited) {
     Reject(terminal, request.client_id, limited.error());
     return;
@@ -232,7 +274,7 @@ void Exchange::Send(TerminalId id, SendRequest request) {
     Reject(terminal, request.client_id, checked.error());
     return;
   }
-  Accept(terminal, std::move(request));
+  Accept(terminal, std::move(request), std::move(dedup_key));
 }
 
 Status Exchange::CheckRecipient(const SendRequest& request) const {
@@ -249,6 +291,7 @@ Status Exchange::CheckRecipient(const SendRequest& request) const {
 }
 
 Status Exchange::CheckRate(const Address& sender) {
+  if (options_.account_rate.Unlimited() && options_.platform_rate.Unlimited()) return Ok{};
   const std::int64_t now = options_.monotonic_ms();
   const std::string account_key = sender.ToString();
   const std::int64_t wait = std::max(account_limiter_.WaitMs(account_key, now),
@@ -265,8 +308,8 @@ Status Exchange::CheckRate(const Address& sender) {
   return Ok{};
 }
 
-bool Exchange::AnswerDuplicate(Terminal& terminal, const SendRequest& request) {
-  const std::string key = DedupKey(request.from, terminal.device, request.client_id);
+bool Exchange::AnswerDuplicate(Terminal& terminal, const SendRequest& request,
+                               const std::string& key) {
   if (auto done = dedup_.find(key); done != dedup_.end()) {
     duplicates_.Inc();
     terminal.link->Accepted(request.client_id, done->second.message_id, done->second.ts_ms, true);
@@ -281,7 +324,41 @@ bool Exchange::AnswerDuplicate(Terminal& terminal, const SendRequest& request) {
   return false;
 }
 
-void Exchange::Accept(Terminal& terminal, SendRequest request) {
+void Exchange::Accept(Terminal& terminal, SendRequest request, std::string dedup_key) {
+  std::shared_ptr<Pending> pending =
+      MakePending(terminal, std::move(request), std::move(dedup_key));
+  const SessionMessage& message = pending->message;
+  if (Log().should_log(spdlog::level::debug)) {
+    Log().debug("[term {}] {} -> {} message {} via {}", terminal.id, message.from.ToString(),
+                message.to.ToString(), message.message_id, message.route.site);
+  }
+  store::AppendMessage append{store::StoredMessage{message, pending->expires_ms, {}},
+                              message.ts_ms + options_.dedup_window_ms};
+
+  if (write_behind_) {
+    // Write-behind: the store logs and counts a batch it cannot commit; the message lives on in
+    // memory meanwhile.
+    store_.Submit(std::move(append), {});
+    const TerminalId sender = terminal.id;
+    Admit(pending, std::span(&sender, 1));
+    return;
+  }
+
+  auto& mailbox = mailboxes_[message.to];
+  if (!mailbox) mailbox = std::make_unique<Mailbox>();
+  ++mailbox->in_flight;
+  in_flight_[pending->dedup_key] = std::make_shared<InFlight>(InFlight{message.message_id, {}});
+  // The completion runs on the store thread and only queues the outcome; the inbox keeps itself
+  // (and the pending message) alive until the loop drains it, which may be after the exchange is
+  // gone during shutdown.
+  store_.Submit(std::move(append), [inbox = inbox_, pending](Status status) {
+    inbox->Add(std::move(pending), std::move(status));
+  });
+}
+
+std::shared_ptr<Exchange::Pending> Exchange::MakePending(const Terminal& terminal,
+                                                         SendRequest request,
+                                                         std::string dedup_key) {
   auto pending = std::make_shared<Pending>();
   auto& message = pending->message;
   message.message_id = NextMessageId();
@@ -295,25 +372,9 @@ void Exchange::Accept(Terminal& terminal, SendRequest request) {
   message.route = route_selector_(terminal.id, message.from, message.app);
   pending->expires_ms = message.ts_ms + options_.retention_ms;
   pending->sender_terminal = terminal.id;
-  pending->dedup_key = DedupKey(message.from, terminal.device, message.client_id);
+  pending->dedup_key = std::move(dedup_key);
   pending->submitted = std::chrono::steady_clock::now();
-
-  auto& mailbox = mailboxes_[message.to];
-  if (!mailbox) mailbox = std::make_unique<Mailbox>();
-  ++mailbox->in_flight;
-  in_flight_[pending->dedup_key] = std::make_shared<InFlight>(InFlight{message.message_id, {}});
-  Log()->debug("[term {}] {} -> {} message {} via {}", terminal.id, message.from.ToString(),
-               message.to.ToString(), message.message_id, message.route.site);
-
-  store::AppendMessage append{store::StoredMessage{message, pending->expires_ms, {}},
-                              message.ts_ms + options_.dedup_window_ms};
-  // The completion runs on the store thread; `alive_` tells whether the exchange still exists when
-  // the hop to the loop thread lands (it may not during shutdown).
-  store_.Submit(std::move(append), [this, alive = alive_, pending](Status status) {
-    loop_([this, alive, pending, status = std::move(status)] {
-      if (*alive) OnDurable(pending, status);
-    });
-  });
+  return pending;
 }
 
 void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status) {
@@ -336,7 +397,13 @@ void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status)
     }
     return;
   }
+  Admit(pending, askers);
+}
 
+// The message is accepted: `askers` (the sender's terminal, then those that repeated its client id
+// meanwhile) hear so, and it joins the recipient's mailbox and goes out to its devices.
+void Exchange::Admit(const std::shared_ptr<Pending>& pending, std::span<const TerminalId> askers) {
+  const auto& message = pending->message;
   accepted_.Inc();
   accept_latency_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->submitted).count());
@@ -353,6 +420,8 @@ void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status)
     store_.Submit(store::DeleteMessages{{message.message_id}}, {});
     return;
   }
+  auto& mailbox = mailboxes_[message.to];
+  if (!mailbox) mailbox = std::make_unique<Mailbox>();
   mailbox->messages.emplace(ParseMessageId(message.message_id), pending);
   ++queued_messages_;
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
@@ -418,8 +487,8 @@ void Exchange::DropSlowConsumer(TerminalId id) {
   auto it = terminals_.find(id);
   if (it == terminals_.end()) return;
   slow_consumers_.Inc();
-  Log()->info("[term {}] {} device '{}' is a slow consumer: {} bytes waiting; disconnecting", id,
-              it->second->address.ToString(), it->second->device, it->second->link->Backlog());
+  Log().info("[term {}] {} device '{}' is a slow consumer: {} bytes waiting; disconnecting", id,
+             it->second->address.ToString(), it->second->device, it->second->link->Backlog());
   // Detach first: nothing more is queued for it, and what waits stays in the mailbox for the next
   // connection. The link pointer keeps the connection alive through Disconnect().
   std::shared_ptr<TerminalLink> link = it->second->link;
@@ -438,8 +507,8 @@ void Exchange::Reject(Terminal& terminal, const std::string& client_id, const Er
       .GetCounter("switchboard_messages_rejected_total", "Sends refused, by code",
                   {{"code", std::string(ErrorCodeName(error.code))}})
       .Inc();
-  Log()->debug("[term {}] {} rejected {}: {}", terminal.id, terminal.address.ToString(), client_id,
-               ErrorCodeName(error.code));
+  Log().debug("[term {}] {} rejected {}: {}", terminal.id, terminal.address.ToString(), client_id,
+              ErrorCodeName(error.code));
   terminal.link->Rejected(client_id, error);
 }
 

@@ -10,6 +10,11 @@
 // leaves the mailbox (and the store) once every known device of the account acked it, or when the
 // retention period ends.
 //
+// Write-behind: with a store that does not sync its commits (Store::SyncsCommits() false, which
+// is `[store] durable = false`) there is no durability to wait for, so the sender gets `accepted`
+// and the message goes out as soon as it is queued for the store; the store commits it later. A
+// crash can then lose accepted messages (docs/durability.md).
+//
 // Ordering: messages are appended to the store in the order Send() is called and the store
 // completes them in that order, so each mailbox, and each sender-recipient pair, keeps acceptance
 // order; a device receives its mailbox in that order on connect and new messages after it.
@@ -30,6 +35,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -128,6 +134,7 @@ class Exchange : public registry::RegistryObserver {
   struct Mailbox;
   struct Terminal;
   struct InFlight;
+  struct CommitInbox;
 
   Status CheckRecipient(const SendRequest& request) const;
   Status CheckRate(const Address& sender);
@@ -138,9 +145,12 @@ class Exchange : public registry::RegistryObserver {
   void DropSlowConsumer(TerminalId id);
   bool AckedByAll(const Mailbox& mailbox, const Pending& pending) const;
   void ForgetStaleDevices(Mailbox& mailbox, std::int64_t stale_before_ms);
-  bool AnswerDuplicate(Terminal& terminal, const SendRequest& request);
-  void Accept(Terminal& terminal, SendRequest request);
+  bool AnswerDuplicate(Terminal& terminal, const SendRequest& request, const std::string& key);
+  void Accept(Terminal& terminal, SendRequest request, std::string dedup_key);
+  std::shared_ptr<Pending> MakePending(const Terminal& terminal, SendRequest request,
+                                       std::string dedup_key);
   void OnDurable(const std::shared_ptr<Pending>& pending, Status status);
+  void Admit(const std::shared_ptr<Pending>& pending, std::span<const TerminalId> askers);
   void FanOut(const std::shared_ptr<Pending>& pending);
   void DeliverTo(Terminal& terminal, const Pending& pending);
   void Finish(Mailbox& mailbox, const std::string& message_id);
@@ -156,6 +166,9 @@ class Exchange : public registry::RegistryObserver {
   Executor loop_;
   ExchangeOptions options_;
   RouteSelector route_selector_;
+  const bool write_behind_;  // accept without waiting for the commit (see the top of this file)
+  // Shared with store completions, which may outlive the exchange during shutdown.
+  std::shared_ptr<CommitInbox> inbox_;
 
   std::unordered_map<TerminalId, std::unique_ptr<Terminal>> terminals_;
   std::unordered_map<Address, std::unique_ptr<Mailbox>, AddressHash> mailboxes_;
@@ -176,8 +189,6 @@ class Exchange : public registry::RegistryObserver {
   std::deque<std::string> finished_order_;
   std::size_t queued_messages_ = 0;
   std::uint64_t last_message_seq_ = 0;
-  // Shared with store completions, which may outlive the exchange during shutdown.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   Counter& accepted_;
   Counter& duplicates_;

@@ -159,6 +159,9 @@ class Store {
   virtual void Close() = 0;
   // Mutations submitted and not yet committed.
   virtual std::size_t QueueDepth() const = 0;
+  // Whether a commit is synced to stable storage before its completions run. When false, Ok says
+  // only that the change was handed to the operating system, which a power loss can undo.
+  virtual bool SyncsCommits() const { return true; }
 };
 
 }  // namespace sb::store

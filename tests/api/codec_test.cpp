@@ -105,6 +105,83 @@ TEST(CodecTest, EncodesAnswers) {
   EXPECT_EQ(receipt.at("status"), "read");
 }
 
+// The encoders append members by hand; they must write what serialising the same DOM writes.
+std::string DomMessage(const SessionMessage& m, std::string_view platform_name) {
+  json::object frame{{"type", "message"},
+                     {"message_id", m.message_id},
+                     {"ts", m.ts_ms},
+                     {"from", json::object{{"platform", m.from.platform},
+                                           {"account", m.from.account},
+                                           {"platform_name", platform_name}}},
+                     {"to", json::object{{"platform", m.to.platform}, {"account", m.to.account}}},
+                     {"route", json::object{{"site", m.route.site},
+                                            {"dnai", m.route.dnai},
+                                            {"ulcl", m.route.ulcl},
+                                            {"psa", m.route.psa}}},
+                     {"content", json::parse(m.content_json)}};
+  return json::serialize(frame);
+}
+
+TEST(CodecTest, EncodedFramesEqualTheirDomSerialisationByteForByte) {
+  const std::string awkward = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f \xc3\xa9 \xe2\x82\xac end";
+  SessionMessage message;
+  message.message_id = "0194f1c2a3b40000";
+  message.ts_ms = 1767225600123;
+  message.from = {"meta", "al" + awkward};
+  message.to = {"shop", "bob"};
+  message.content_json = json::serialize(json::object{{"type", "text"}, {"text", awkward}});
+  message.route = {"edge", "", awkward, "psa"};
+  EXPECT_EQ(EncodeMessage(message, "Meta \"World\""), DomMessage(message, "Meta \"World\""));
+
+  EXPECT_EQ(EncodeAccepted(awkward, "m1", -5, true),
+            json::serialize(json::object{{"type", "accepted"},
+                                         {"id", awkward},
+                                         {"message_id", "m1"},
+                                         {"ts", -5},
+                                         {"duplicate", true}}));
+  EXPECT_EQ(EncodeAccepted("c1", "m1", 0, false),
+            R"({"type":"accepted","id":"c1","message_id":"m1","ts":0})");
+  EXPECT_EQ(
+      EncodeReceipt(awkward, "m2", "delivered"),
+      json::serialize(json::object{
+          {"type", "receipt"}, {"id", awkward}, {"message_id", "m2"}, {"status", "delivered"}}));
+  const Error error = MakeError(ErrorCode::kRateLimited, awkward);
+  EXPECT_EQ(
+      EncodeRejected("c\n", error),
+      json::serialize(json::object{
+          {"type", "rejected"}, {"id", "c\n"}, {"code", "rate_limited"}, {"message", awkward}}));
+  EXPECT_EQ(EncodeError(error),
+            json::serialize(
+                json::object{{"type", "error"}, {"code", "rate_limited"}, {"message", awkward}}));
+}
+
+TEST(CodecTest, EveryByteIsEscapedAsBoostJsonEscapesIt) {
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string text = "a" + std::string(1, static_cast<char>(byte)) + "z";
+    std::string out = "x";
+    AppendJsonString(out, text);
+    EXPECT_EQ(out, "x" + json::serialize(json::string(text))) << "byte " << byte;
+  }
+}
+
+TEST(CodecTest, DecodesFramesLargerThanTheStackArena) {
+  const std::string text(20000, 'x');
+  std::string many;
+  for (int i = 0; i < 2000; ++i)
+    many += "1,";
+  const std::string frame = R"({"type":"send","id":"big","from":{"platform":"p1","account":"a"},)"
+                            R"("to":{"platform":"p2","account":"b"},"content":{"type":"text",)"
+                            R"("text":")" +
+                            text + R"(","many":[)" + many + "1]}}";
+  const ClientFrame decoded = DecodeClientFrame(frame);
+  const auto& send = As<SendFrame>(decoded);
+  EXPECT_EQ(send.client_id, "big");
+  EXPECT_EQ(json::parse(send.content_json).at("text").as_string(), text);
+  const auto bad = DecodeClientFrame(frame.substr(0, frame.size() - 1));
+  ASSERT_TRUE(std::holds_alternative<FrameError>(bad));
+  EXPECT_EQ(std::get<FrameError>(bad).error.code, ErrorCode::kBadFrame);
+}
+
 // --- Client side ---
 
 template <typename T>

@@ -66,7 +66,7 @@ class ExchangeTest : public ::testing::Test {
     exchange_.reset();
     registry_.reset();
     if (store_) store_->Close();
-    store_ = store::OpenSqliteStore({dir_.File("exchange.db")}, metrics_);
+    store_ = store::OpenSqliteStore({dir_.File("exchange.db"), durable_}, metrics_);
     const auto snapshot = store_->Load();
     registry_ = std::make_unique<registry::Registry>(*store_, loop_.executor(), metrics_);
     registry_->Load(snapshot);
@@ -110,6 +110,7 @@ class ExchangeTest : public ::testing::Test {
   TestLoop loop_;
   MetricsRegistry metrics_;
   ExchangeOptions options_;
+  bool durable_ = true;
   auth::SigningKey key_ = auth::SigningKey::Generate();
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<registry::Registry> registry_;
@@ -129,6 +130,31 @@ TEST_F(ExchangeTest, DeliversWithSenderPlatformAndAccountAfterAccepting) {
   EXPECT_EQ(bob->platform_names[0], "Meta World");
   EXPECT_EQ(bob->messages[0].message_id, alice->answers[0].message_id);
   EXPECT_EQ(metrics_.GetCounter("switchboard_messages_accepted_total", "").Value(), 1u);
+}
+
+TEST_F(ExchangeTest, WriteBehindAcceptsAndDeliversBeforeTheCommit) {
+  durable_ = false;
+  Open();
+  auto alice = Attach(1, alice_, "phone");
+  auto bob = Attach(2, bob_, "laptop");
+
+  exchange_->Send(1, Text("c1", alice_, bob_));
+  exchange_->Send(1, Text("c1", alice_, bob_));  // a retry is answered from dedup at once
+
+  ASSERT_EQ(alice->answers.size(), 2u) << "write-behind answers without waiting for the store";
+  EXPECT_FALSE(alice->answers[0].rejected.has_value());
+  EXPECT_TRUE(alice->answers[1].duplicate);
+  EXPECT_EQ(alice->answers[1].message_id, alice->answers[0].message_id);
+  ASSERT_EQ(bob->messages.size(), 1u);
+  EXPECT_EQ(bob->messages[0].message_id, alice->answers[0].message_id);
+
+  // The store still gets the message: it survives a restart until acked.
+  store_->Flush();
+  Open();
+  bob = Attach(2, bob_, "laptop");
+  ASSERT_EQ(bob->messages.size(), 1u);
+  exchange_->Ack(2, bob->messages[0].message_id);
+  EXPECT_EQ(exchange_->QueuedMessages(), 0u);
 }
 
 TEST_F(ExchangeTest, RefusesSpoofedSenderAndUnknownRecipients) {

@@ -377,6 +377,64 @@ TEST_F(SqliteStoreTest, DeletingAMessageRemovesItsAcks) {
   EXPECT_TRUE(Reopen().messages.empty());
 }
 
+TEST_F(SqliteStoreTest, MessageAppendedAndDeletedInOneBatchIsNeverWritten) {
+  const Address alice{"p1", "alice"};
+  const Address bob{"p2", "bob"};
+  Counter& annihilated = metrics_.GetCounter("switchboard_store_messages_annihilated_total", "");
+  WriterGate gate;
+  store_->Submit(PutDevice{{bob, "gate", 1}}, gate.Hold());
+  gate.WaitUntilHeld();
+
+  // One batch: m1 and m2 come and go (m2 acked by one device first), m3 stays.
+  store_->Submit(AppendMessage{MakeMessage("m1", alice, bob), 222'000}, {});
+  store_->Submit(AppendMessage{MakeMessage("m2", alice, bob), 222'000}, {});
+  store_->Submit(AppendMessage{MakeMessage("m3", alice, bob), 222'000}, {});
+  store_->Submit(AckMessage{"m2", "phone"}, {});
+  store_->Submit(AckMessage{"m3", "phone"}, {});
+  store_->Submit(DeleteMessages{{"m1"}}, {});
+  store_->Submit(DeleteMessages{{"m2"}}, {});
+  gate.Release();
+  store_->Flush();
+
+  EXPECT_EQ(annihilated.Value(), 2u);
+  const Snapshot snapshot = Reopen();
+  ASSERT_EQ(MessageIds(snapshot), (std::vector<std::string>{"m3"}));
+  EXPECT_EQ(snapshot.messages[0].acked_devices, (std::vector<std::string>{"phone"}));
+  EXPECT_EQ(CountRows(path_, "SELECT count(*) FROM message_acks"), 1);
+  // A retry after a restart must still find the message id of an annihilated message.
+  EXPECT_EQ(snapshot.dedup.size(), 3u);
+}
+
+TEST_F(SqliteStoreTest, DeletionsOfEarlierBatchesRunTogether) {
+  const Address alice{"p1", "alice"};
+  const Address bob{"p2", "bob"};
+  for (int i = 0; i < 50; ++i) {
+    store_->Submit(AppendMessage{MakeMessage("m" + std::to_string(i), alice, bob), 222'000}, {});
+    store_->Submit(AckMessage{"m" + std::to_string(i), "phone"}, {});
+  }
+  store_->Flush();
+  WriterGate gate;
+  store_->Submit(PutDevice{{bob, "gate", 1}}, gate.Hold());
+  gate.WaitUntilHeld();
+
+  for (int i = 0; i < 50; i += 2) {
+    store_->Submit(DeleteMessages{{"m" + std::to_string(i)}}, {});
+  }
+  store_->Submit(DeleteMessages{{"m1", "m3", "no-such-message", "odd\"id"}}, {});
+  store_->Submit(AckMessage{"m1", "laptop"}, {});  // acked after its delete: dropped
+  gate.Release();
+  store_->Flush();
+
+  const Snapshot snapshot = Reopen();
+  ASSERT_EQ(snapshot.messages.size(), 23u);
+  for (const StoredMessage& m : snapshot.messages) {
+    const int n = std::stoi(m.message.message_id.substr(1));
+    EXPECT_TRUE(n % 2 == 1 && n > 3) << m.message.message_id;
+  }
+  EXPECT_EQ(CountRows(path_, "SELECT count(*) FROM message_acks"), 23);
+  EXPECT_EQ(metrics_.GetCounter("switchboard_store_messages_annihilated_total", "").Value(), 0u);
+}
+
 TEST_F(SqliteStoreTest, ExpireRemovesOnlyWhatIsDue) {
   const Address alice{"p1", "alice"};
   const Address bob{"p2", "bob"};
@@ -555,6 +613,28 @@ TEST_F(SqliteStoreTest, GroupCommitTakesEverythingQueuedMeanwhile) {
   store_->Flush();
 
   EXPECT_EQ(Commits().Value() - commits_before, 2u);  // the gate's batch, then the other 100
+}
+
+TEST_F(SqliteStoreTest, WriteBehindGathersABatchAndFlushCutsTheWaitShort) {
+  SqliteOptions options = Options();
+  options.durable = false;
+  options.write_behind_delay = std::chrono::seconds(30);
+  store_.reset();
+  store_ = Open(options);
+  const std::uint64_t commits_before = Commits().Value();
+  const auto started = std::chrono::steady_clock::now();
+
+  for (int i = 0; i < 100; ++i) {
+    store_->Submit(PutDevice{{{"p1", "alice"}, "d" + std::to_string(i), 1}}, {});
+  }
+  store_->Flush();
+
+  EXPECT_EQ(Commits().Value() - commits_before, 1u);
+  EXPECT_LT(Seconds(std::chrono::steady_clock::now() - started), 20.0);
+  store_->Submit(PutDevice{{{"p1", "alice"}, "late", 1}}, {});
+  store_->Close();  // does not wait out the delay either, and commits what it holds
+  EXPECT_LT(Seconds(std::chrono::steady_clock::now() - started), 20.0);
+  EXPECT_EQ(Commits().Value() - commits_before, 2u);
 }
 
 TEST_F(SqliteStoreTest, BatchesAreCappedAtMaxBatch) {

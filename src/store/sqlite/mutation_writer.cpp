@@ -1,5 +1,6 @@
 #include "store/sqlite/mutation_writer.h"
 
+#include <algorithm>
 #include <variant>
 
 namespace sb::store {
@@ -83,6 +84,13 @@ MutationWriter::MutationWriter(Database& db)
                   " WHERE EXISTS (SELECT 1 FROM messages WHERE message_id = ?1)"),
       delete_message_acks_(db, "DELETE FROM message_acks WHERE message_id = ?1"),
       delete_message_(db, "DELETE FROM messages WHERE message_id = ?1"),
+      // ?1 is a JSON array of message ids: one statement per batch, whatever its size.
+      delete_listed_acks_(db,
+                          "DELETE FROM message_acks WHERE message_id IN"
+                          " (SELECT value FROM json_each(?1))"),
+      delete_listed_messages_(db,
+                              "DELETE FROM messages WHERE message_id IN"
+                              " (SELECT value FROM json_each(?1))"),
       // An expiry of 0 is read as "none": a record written without one is kept rather than
       // dropped by the first Expire.
       expire_acks_(db,
@@ -96,7 +104,19 @@ MutationWriter::MutationWriter(Database& db)
 void MutationWriter::Begin() {
   failed_ = false;
   error_.clear();
+  appended_.clear();
+  deleted_.clear();
+  deferred_ids_json_.clear();
+  annihilated_ = 0;
   Run(begin_);
+}
+
+void MutationWriter::Plan(const Mutation& mutation) {
+  if (const auto* append = std::get_if<AppendMessage>(&mutation)) {
+    appended_.insert(append->message.message.message_id);
+  } else if (const auto* deletion = std::get_if<DeleteMessages>(&mutation)) {
+    deleted_.insert(deletion->message_ids.begin(), deletion->message_ids.end());
+  }
 }
 
 void MutationWriter::Apply(const Mutation& mutation) {
@@ -104,6 +124,7 @@ void MutationWriter::Apply(const Mutation& mutation) {
 }
 
 bool MutationWriter::Commit() {
+  RunDeferredDeletes();
   Run(commit_);
   if (failed_) {
     Rollback();
@@ -188,11 +209,19 @@ void MutationWriter::Write(const PutDevice& m) {
   Run(upsert_device_, d.address.platform, d.address.account, d.device, d.last_seen_ms);
 }
 
+bool MutationWriter::AppendedAndDeleted(std::string_view message_id) const {
+  return deleted_.count(message_id) != 0 && appended_.count(message_id) != 0;
+}
+
 void MutationWriter::Write(const AppendMessage& m) {
   const SessionMessage& s = m.message.message;
-  Run(insert_message_, s.message_id, s.ts_ms, s.from.platform, s.from.account, s.to.platform,
-      s.to.account, s.from_device, s.client_id, s.content_json, s.app, s.route.site, s.route.dnai,
-      s.route.ulcl, s.route.psa, m.message.expires_ms);
+  if (AppendedAndDeleted(s.message_id)) {
+    ++annihilated_;
+  } else {
+    Run(insert_message_, s.message_id, s.ts_ms, s.from.platform, s.from.account, s.to.platform,
+        s.to.account, s.from_device, s.client_id, s.content_json, s.app, s.route.site, s.route.dnai,
+        s.route.ulcl, s.route.psa, m.message.expires_ms);
+  }
 
   // Without a client id there is nothing a retry could be matched by.
   if (!s.client_id.empty()) {
@@ -202,14 +231,45 @@ void MutationWriter::Write(const AppendMessage& m) {
 }
 
 void MutationWriter::Write(const AckMessage& m) {
+  // The deferred delete of this batch would remove the ack again.
+  if (deleted_.count(m.message_id) != 0) {
+    return;
+  }
   Run(insert_ack_, m.message_id, m.device);
 }
 
 void MutationWriter::Write(const DeleteMessages& m) {
   for (const std::string& id : m.message_ids) {
-    Run(delete_message_acks_, id);
-    Run(delete_message_, id);
+    if (!AppendedAndDeleted(id)) {
+      DeferDelete(id);
+    }
   }
+}
+
+void MutationWriter::DeferDelete(const std::string& message_id) {
+  // Ids that would need escaping inside a JSON string (never the exchange's hex ids) are deleted
+  // one by one instead.
+  const bool plain = std::none_of(message_id.begin(), message_id.end(), [](char c) {
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+  });
+  if (!plain) {
+    Run(delete_message_acks_, message_id);
+    Run(delete_message_, message_id);
+    return;
+  }
+  deferred_ids_json_.push_back(deferred_ids_json_.empty() ? '[' : ',');
+  deferred_ids_json_.append(1, '"').append(message_id).append(1, '"');
+}
+
+void MutationWriter::RunDeferredDeletes() {
+  if (deferred_ids_json_.empty()) {
+    return;
+  }
+  deferred_ids_json_.push_back(']');
+  // Acknowledgements first, as everywhere: they belong to the messages about to be deleted.
+  Run(delete_listed_acks_, deferred_ids_json_);
+  Run(delete_listed_messages_, deferred_ids_json_);
+  deferred_ids_json_.clear();
 }
 
 void MutationWriter::Write(const Expire& m) {

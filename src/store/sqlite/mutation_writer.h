@@ -6,10 +6,20 @@
 // Errors are sticky: the first failing statement records its message and every later statement
 // of the batch is skipped, since the batch is rolled back as a whole anyway.
 //
+// Message deletions are deferred to the end of the batch and run as two set-based statements (the
+// acks, then the messages), whatever the number of ids. A message that the batch both appends and
+// deletes (accepted, delivered and acked by every device before the writer got to it) is never
+// written: its insert, its acks and its delete are skipped. Its dedup record is still written, so
+// that a retry after a restart gets the same message id. This is safe because a message is
+// deleted only once nothing more is owed on it (every device acked, it expired, or its recipient
+// is gone), and the batch commits or rolls back as a whole.
+//
 // Thread-safety: none; one thread (the store's writer) uses it.
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "store/sqlite/sqlite_db.h"
@@ -22,14 +32,20 @@ class MutationWriter {
   // Prepares the statements on `db`, which must outlive the writer. Throws SqliteError.
   explicit MutationWriter(Database& db);
 
-  // BEGIN IMMEDIATE; clears the error of the previous batch.
+  // BEGIN IMMEDIATE; clears the error and the plan of the previous batch.
   void Begin();
+  // Notes which messages `mutation` appends or deletes. Call it for every mutation of the batch,
+  // after Begin() and before the first Apply(); the mutations must stay alive and unchanged until
+  // Commit() returns (the plan refers to their ids).
+  void Plan(const Mutation& mutation);
   void Apply(const Mutation& mutation);
-  // Commits when nothing failed, else (or when the commit fails) rolls back. Returns whether the
-  // batch is durable; error() says why not.
+  // Runs the deferred deletions, then commits when nothing failed, else (or when the commit fails)
+  // rolls back. Returns whether the batch is durable; error() says why not.
   bool Commit();
 
   const std::string& error() const { return error_; }
+  // Messages of the last batch that were appended and deleted in it, and so never written.
+  std::size_t annihilated() const { return annihilated_; }
 
  private:
   void Write(const PutPlatform& m);
@@ -46,6 +62,9 @@ class MutationWriter {
   void Write(const Expire& m);
 
   void RemoveAccounts(const std::string& platform, const std::vector<std::string>& accounts);
+  bool AppendedAndDeleted(std::string_view message_id) const;
+  void DeferDelete(const std::string& message_id);
+  void RunDeferredDeletes();
   void Rollback();
 
   // Runs one statement unless the batch has already failed.
@@ -63,6 +82,12 @@ class MutationWriter {
   Database& db_;
   bool failed_ = false;
   std::string error_;
+
+  // The plan of the current batch; the views point into its mutations.
+  std::unordered_set<std::string_view> appended_;
+  std::unordered_set<std::string_view> deleted_;
+  std::string deferred_ids_json_;  // a JSON array of the message ids to delete at commit
+  std::size_t annihilated_ = 0;
 
   Statement begin_;
   Statement commit_;
@@ -95,6 +120,8 @@ class MutationWriter {
   Statement insert_ack_;
   Statement delete_message_acks_;
   Statement delete_message_;
+  Statement delete_listed_acks_;
+  Statement delete_listed_messages_;
 
   Statement expire_acks_;
   Statement expire_messages_;

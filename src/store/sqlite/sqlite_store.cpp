@@ -54,6 +54,7 @@ struct StoreMetrics {
   Counter& failed_batches;
   Gauge& queue_depth;
   Histogram& batch_size;
+  Counter& annihilated;
 };
 
 StoreMetrics RegisterMetrics(MetricsRegistry& m) {
@@ -66,6 +67,8 @@ StoreMetrics RegisterMetrics(MetricsRegistry& m) {
                    "Batches rolled back because they could not be committed."),
       m.GetGauge("switchboard_store_queue_depth", "Mutations submitted and not yet committed."),
       m.GetHistogram("switchboard_store_batch_size", "Mutations per batch.", BatchSizeBuckets()),
+      m.GetCounter("switchboard_store_messages_annihilated_total",
+                   "Messages appended and deleted within one batch, and so never written."),
   };
 }
 
@@ -104,6 +107,7 @@ class SqliteStore final : public Store {
   void Flush() override;
   void Close() override;
   std::size_t QueueDepth() const override;
+  bool SyncsCommits() const override { return options_.durable; }
 
  private:
   struct Pending {
@@ -121,6 +125,7 @@ class SqliteStore final : public Store {
 
   const SqliteOptions options_;
   const std::size_t max_batch_;
+  const std::chrono::milliseconds write_behind_delay_;
   std::shared_ptr<spdlog::logger> log_;
   StoreMetrics metrics_;
 
@@ -137,6 +142,7 @@ class SqliteStore final : public Store {
   std::size_t in_flight_ = 0;    // taken by the writer, not yet committed or failed
   std::uint64_t submitted_ = 0;  // mutations ever queued
   std::uint64_t finished_ = 0;   // of those, the ones whose completion has run
+  std::size_t flush_waiters_ = 0;
   bool stopping_ = false;
 
   std::mutex close_mu_;  // makes concurrent Close() calls wait for the one that joins
@@ -147,6 +153,8 @@ class SqliteStore final : public Store {
 SqliteStore::SqliteStore(const SqliteOptions& options, MetricsRegistry& metrics)
     : options_(options),
       max_batch_(std::max<std::size_t>(1, options.max_batch)),
+      write_behind_delay_(options.durable ? std::chrono::milliseconds(0)
+                                          : options.write_behind_delay),
       log_(StoreLogger()),
       metrics_(RegisterMetrics(metrics)),
       db_(OpenWriterConnection(options)),
@@ -176,8 +184,13 @@ void SqliteStore::Submit(Mutation mutation, Completion done) {
   }
   queue_.push_back(Pending{std::move(mutation), std::move(done)});
   ++submitted_;
+  // The writer waits only for a first mutation, or for a full batch: waking it for every other
+  // one would cost a context switch per mutation.
+  const bool wake = queue_.size() == 1 || queue_.size() == max_batch_;
   lock.unlock();
-  work_ready_.notify_one();
+  if (wake) {
+    work_ready_.notify_one();
+  }
 }
 
 void SqliteStore::Flush() {
@@ -188,7 +201,10 @@ void SqliteStore::Flush() {
   }
   std::unique_lock lock(mu_);
   const std::uint64_t target = submitted_;
+  ++flush_waiters_;  // cuts the write-behind delay short
+  work_ready_.notify_one();
   batch_done_.wait(lock, [&] { return finished_ >= target; });
+  --flush_waiters_;
 }
 
 void SqliteStore::Close() {
@@ -229,12 +245,19 @@ void SqliteStore::WriterLoop() {
 }
 
 // Takes everything queued (up to max_batch_): the longer the last commit took, the more has
-// queued meanwhile, so batches grow with load without any timer.
+// queued meanwhile, so batches grow with load. Without durability the writer also lets the first
+// mutation wait up to write_behind_delay for company, so that a message acknowledged meanwhile
+// never reaches the disk (see mutation_writer.h).
 bool SqliteStore::TakeBatch(std::vector<Pending>& batch) {
   std::unique_lock lock(mu_);
   work_ready_.wait(lock, [&] { return !queue_.empty() || stopping_; });
   if (queue_.empty()) {
     return false;
+  }
+  if (write_behind_delay_.count() > 0) {
+    work_ready_.wait_for(lock, write_behind_delay_, [&] {
+      return stopping_ || flush_waiters_ > 0 || queue_.size() >= max_batch_;
+    });
   }
 
   const auto end =
@@ -252,6 +275,9 @@ Status SqliteStore::CommitBatch(const std::vector<Pending>& batch) {
 
   writer_.Begin();
   for (const Pending& p : batch) {
+    writer_.Plan(p.mutation);
+  }
+  for (const Pending& p : batch) {
     writer_.Apply(p.mutation);
   }
   if (!writer_.Commit()) {
@@ -264,6 +290,7 @@ Status SqliteStore::CommitBatch(const std::vector<Pending>& batch) {
   metrics_.commit_seconds.Observe(elapsed.count());
   metrics_.commits.Inc();
   metrics_.mutations.Inc(batch.size());
+  metrics_.annihilated.Inc(writer_.annihilated());
   return Ok{};
 }
 
