@@ -31,6 +31,26 @@ std::string WithRetryHint(std::string frame, const Error& error) {
   return frame;
 }
 
+// The `message` frame of `message`, encoded once for all the devices it fans out to: the exchange
+// hands the same message object to each device in turn. Loop thread only (hence thread_local).
+std::string MessageFrameFor(const SessionMessage& message, std::string_view sender_platform_name) {
+  struct Encoded {
+    const SessionMessage* message = nullptr;
+    std::string message_id;
+    std::string platform_name;
+    std::string frame;
+  };
+  thread_local Encoded last;
+  if (last.message != &message || last.message_id != message.message_id ||
+      last.platform_name != sender_platform_name) {
+    last.message = &message;
+    last.message_id = message.message_id;
+    last.platform_name = sender_platform_name;
+    last.frame = EncodeMessage(message, sender_platform_name);
+  }
+  return last.frame;
+}
+
 }  // namespace
 
 // One WebSocket connection, before and after `hello`. It is the exchange's TerminalLink.
@@ -60,7 +80,7 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   void Send(std::string text) { conn_->Send(std::move(text)); }
 
   void Deliver(const SessionMessage& message, std::string_view sender_platform_name) override {
-    conn_->Send(EncodeMessage(message, sender_platform_name));
+    conn_->Send(MessageFrameFor(message, sender_platform_name));
   }
   void Accepted(std::string_view client_id, std::string_view message_id, std::int64_t ts_ms,
                 bool duplicate) override {
