@@ -1,7 +1,9 @@
 #include "api/codec.h"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
 #include <limits>
 
@@ -39,17 +41,16 @@ bool IsValidAppId(std::string_view app) {
   return true;
 }
 
-Result<std::string> ContentApp(const json::object& content) {
-  const json::string* type = StringMember(content, "type");
+// The application id of a content object from its `type`, `text` and `app` members (null when
+// absent or not a string), or kBadFrame.
+Result<std::string> ContentAppOf(const std::string_view* type, bool has_text,
+                                 const std::string_view* app) {
   if (type == nullptr) return MakeError(ErrorCode::kBadFrame, "content needs a string 'type'");
   if (*type == "text") {
-    if (StringMember(content, "text") == nullptr) {
-      return MakeError(ErrorCode::kBadFrame, "text content needs a string 'text'");
-    }
+    if (!has_text) return MakeError(ErrorCode::kBadFrame, "text content needs a string 'text'");
     return std::string(kChatApplication);
   }
   if (*type == "app") {
-    const json::string* app = StringMember(content, "app");
     if (app == nullptr || !IsValidAppId(*app)) {
       return MakeError(ErrorCode::kBadFrame,
                        "app content needs an 'app' id of 1 to 64 letters, digits, '.', '-', '_'");
@@ -59,52 +60,14 @@ Result<std::string> ContentApp(const json::object& content) {
   return MakeError(ErrorCode::kBadFrame, "content type must be 'text' or 'app'");
 }
 
-ClientFrame DecodeHello(const json::object& frame) {
-  const json::string* token = StringMember(frame, "token");
-  if (token == nullptr) return BadFrame("hello needs a string 'token'");
-  const json::string* device = StringMember(frame, "device");
-  std::string device_id = device != nullptr ? std::string(*device) : std::string("default");
-  if (device_id.empty() || device_id.size() > kMaxDeviceBytes || !IsValidAccount(device_id)) {
-    return BadFrame("'device' must be 1 to 128 bytes without whitespace or control characters");
-  }
-  return HelloFrame{std::string(*token), std::move(device_id)};
-}
-
-ClientFrame DecodeSend(const json::object& frame) {
-  const json::value* id_value = frame.if_contains("id");
-  if (id_value == nullptr || !id_value->is_string() || id_value->get_string().empty() ||
-      id_value->get_string().size() > kMaxClientIdBytes) {
-    return BadFrame("send needs an 'id': a string of 1 to 128 bytes");
-  }
-  std::string client_id(id_value->get_string());
-
-  auto from = ReadAddress(frame, "from");
-  auto to = ReadAddress(frame, "to");
-  if (!from || !to) {
-    return BadFrame("send needs 'from' and 'to', each {platform, account} strings", client_id);
-  }
-  const json::value* content = frame.if_contains("content");
-  if (content == nullptr || !content->is_object()) {
-    return BadFrame("send needs a 'content' object", client_id);
-  }
-  auto app = ContentApp(content->get_object());
-  if (!app) return FrameError{app.error(), client_id};
-  return SendFrame{std::move(client_id), std::move(*from), std::move(*to),
-                   json::serialize(*content), std::move(app).value()};
-}
-
-template <typename Frame>
-ClientFrame DecodeMessageRef(const json::object& frame, std::string_view type) {
-  const json::string* id = StringMember(frame, "message_id");
-  if (id == nullptr) return BadFrame(std::string(type) + " needs a string 'message_id'");
-  return Frame{std::string(*id)};
-}
-
-ClientFrame DecodeLocation(const json::object& frame) {
-  const json::string* tai = StringMember(frame, "tai");
-  const json::string* cell = StringMember(frame, "cell");
-  if (tai == nullptr || cell == nullptr) return BadFrame("location needs 'tai' and 'cell' strings");
-  return LocationFrame{std::string(*tai), std::string(*cell)};
+Result<std::string> ContentApp(const json::object& content) {
+  const json::string* type = StringMember(content, "type");
+  const json::string* app = StringMember(content, "app");
+  const std::string_view type_view = type != nullptr ? std::string_view(*type) : "";
+  const std::string_view app_view = app != nullptr ? std::string_view(*app) : "";
+  return ContentAppOf(type != nullptr ? &type_view : nullptr,
+                      StringMember(content, "text") != nullptr,
+                      app != nullptr ? &app_view : nullptr);
 }
 
 json::object AddressObject(const Address& address) {
@@ -270,24 +233,388 @@ class FrameWriter {
 // Addresses, names, route and member names of a `message` frame, without its content.
 constexpr std::size_t kMessageEnvelopeBytes = 256;
 
+// --- Decoding frames from the terminal: one pass, no DOM ---
+
+// A member of a client frame as read: absent, a string, or some other JSON value. A member given
+// twice keeps its last value, as Boost.JSON's DOM does.
+class FieldValue {
+ public:
+  void SetString(std::string_view text) {
+    kind_ = Kind::kString;
+    text_.assign(text);
+  }
+  void SetOther() { kind_ = Kind::kOther; }
+  void Reset() { kind_ = Kind::kAbsent; }
+  bool present() const { return kind_ != Kind::kAbsent; }
+  const std::string* string() const { return kind_ == Kind::kString ? &text_ : nullptr; }
+  std::string&& Take() { return std::move(text_); }
+
+ private:
+  enum class Kind { kAbsent, kString, kOther };
+  Kind kind_ = Kind::kAbsent;
+  std::string text_;
+};
+
+struct AddressFields {
+  bool is_object = false;
+  FieldValue platform;
+  FieldValue account;
+};
+
+// What DecodeClientFrame needs from a frame: the top-level members of every client frame type, the
+// two addresses, and the content object, re-serialised byte for byte as json::serialize writes its
+// DOM, with the `type`, `text` and `app` members that say which application it is for.
+struct ClientFrameFields {
+  bool root_is_object = false;
+  FieldValue type, id, token, device, message_id, tai, cell;
+  AddressFields from, to;
+  bool content_is_object = false;
+  std::string content_json;
+  FieldValue content_type, content_text, content_app;
+};
+
+// A boost::json::basic_parser handler that fills ClientFrameFields as the parser walks the frame.
+// Depth 1 is the frame object's own members; depth 2 the members of `from`, `to` and `content`.
+class ClientFrameReader {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  ClientFrameFields& fields() { return fields_; }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    if (depth_ == 0) {
+      fields_.root_is_object = true;
+    } else if (depth_ == 1) {
+      BeginTopObject();
+    } else if (FieldValue* field = Target()) {
+      field->SetOther();
+    }
+    if (InContent()) OpenContainer('{');
+    ++depth_;
+    return true;
+  }
+  bool on_object_end(std::size_t, json::error_code&) {
+    --depth_;
+    if (InContent()) CloseContainer('}');
+    return true;
+  }
+  bool on_array_begin(json::error_code&) {
+    Scalar();
+    if (InContent()) OpenContainer('[');
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, json::error_code&) {
+    --depth_;
+    if (InContent()) CloseContainer(']');
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    part_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    const std::string_view key = Whole(s);
+    if (depth_ == 1) top_key_ = TopKeyOf(key);
+    if (depth_ == 2) inner_key_.assign(key);
+    if (InContent()) {
+      content_keys_.emplace_back(objects_, std::hash<std::string_view>{}(key));
+      Separate();
+      AppendJsonString(fields_.content_json, key);
+      fields_.content_json.push_back(':');
+      after_key_ = true;
+    }
+    part_.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+    part_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    const std::string_view text = Whole(s);
+    ReplaceTop();
+    if (FieldValue* field = Target()) field->SetString(text);
+    if (InContent()) {
+      Separate();
+      AppendJsonString(fields_.content_json, text);
+    }
+    part_.clear();
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t i, json::string_view, json::error_code&) { return Number(i); }
+  bool on_uint64(std::uint64_t u, json::string_view, json::error_code&) { return Number(u); }
+  bool on_double(double d, json::string_view, json::error_code&) {
+    Scalar();
+    if (InContent()) {
+      Separate();
+      fields_.content_json.append(json::serialize(json::value(d)));
+    }
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) { return Literal(b ? "true" : "false"); }
+  bool on_null(json::error_code&) { return Literal("null"); }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  enum class TopKey {
+    kOther,
+    kType,
+    kId,
+    kToken,
+    kDevice,
+    kMessageId,
+    kTai,
+    kCell,
+    kFrom,
+    kTo,
+    kContent
+  };
+
+  static TopKey TopKeyOf(std::string_view key) {
+    static constexpr std::pair<std::string_view, TopKey> kKeys[] = {
+        {"type", TopKey::kType},
+        {"id", TopKey::kId},
+        {"token", TopKey::kToken},
+        {"device", TopKey::kDevice},
+        {"message_id", TopKey::kMessageId},
+        {"tai", TopKey::kTai},
+        {"cell", TopKey::kCell},
+        {"from", TopKey::kFrom},
+        {"to", TopKey::kTo},
+        {"content", TopKey::kContent}};
+    for (const auto& [name, top] : kKeys) {
+      if (key == name) return top;
+    }
+    return TopKey::kOther;
+  }
+
+  // The string just completed: the parser's view, or the parts gathered before it.
+  std::string_view Whole(json::string_view last) {
+    if (part_.empty()) return std::string_view(last.data(), last.size());
+    part_.append(last.data(), last.size());
+    return part_;
+  }
+
+  // The field that a string or other scalar at the current position sets, if any.
+  FieldValue* Target() {
+    if (depth_ == 1) {
+      switch (top_key_) {
+        case TopKey::kType:
+          return &fields_.type;
+        case TopKey::kId:
+          return &fields_.id;
+        case TopKey::kToken:
+          return &fields_.token;
+        case TopKey::kDevice:
+          return &fields_.device;
+        case TopKey::kMessageId:
+          return &fields_.message_id;
+        case TopKey::kTai:
+          return &fields_.tai;
+        case TopKey::kCell:
+          return &fields_.cell;
+        default:
+          return nullptr;
+      }
+    }
+    if (depth_ != 2) return nullptr;
+    if (top_key_ == TopKey::kFrom || top_key_ == TopKey::kTo) {
+      AddressFields& address = top_key_ == TopKey::kFrom ? fields_.from : fields_.to;
+      if (inner_key_ == "platform") return &address.platform;
+      if (inner_key_ == "account") return &address.account;
+    }
+    if (top_key_ == TopKey::kContent && fields_.content_is_object) {
+      if (inner_key_ == "type") return &fields_.content_type;
+      if (inner_key_ == "text") return &fields_.content_text;
+      if (inner_key_ == "app") return &fields_.content_app;
+    }
+    return nullptr;
+  }
+
+  // A top-level member's value that is an object: `from`, `to` and `content` start afresh.
+  void BeginTopObject() {
+    if (top_key_ == TopKey::kFrom) fields_.from = AddressFields{true, {}, {}};
+    if (top_key_ == TopKey::kTo) fields_.to = AddressFields{true, {}, {}};
+    if (top_key_ == TopKey::kContent) {
+      fields_.content_is_object = true;
+      fields_.content_json.clear();
+      fields_.content_type.Reset();
+      fields_.content_text.Reset();
+      fields_.content_app.Reset();
+      content_keys_.clear();
+      content_depth_ = 1;
+    }
+    if (FieldValue* field = Target()) field->SetOther();
+  }
+
+  // A top-level `from`, `to` or `content` given as something other than an object.
+  void ReplaceTop() {
+    if (depth_ != 1) return;
+    if (top_key_ == TopKey::kFrom) fields_.from = AddressFields{};
+    if (top_key_ == TopKey::kTo) fields_.to = AddressFields{};
+    if (top_key_ == TopKey::kContent) {
+      fields_.content_is_object = false;
+      content_depth_ = 0;
+    }
+  }
+  // A value that is neither a string nor an object: it unsets what it replaces.
+  void Scalar() {
+    ReplaceTop();
+    if (FieldValue* field = Target()) field->SetOther();
+  }
+
+  template <typename Integer>
+  bool Number(Integer n) {
+    Scalar();
+    if (InContent()) {
+      Separate();
+      char digits[24];
+      fields_.content_json.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+    }
+    return true;
+  }
+  bool Literal(std::string_view literal) {
+    Scalar();
+    if (InContent()) {
+      Separate();
+      fields_.content_json.append(literal);
+    }
+    return true;
+  }
+
+  // Whether the current event belongs to the content object (its own braces included).
+  bool InContent() const { return content_depth_ > 0 && depth_ >= content_depth_; }
+  void OpenContainer(char bracket) {
+    if (bracket == '{') ++objects_;
+    if (depth_ > content_depth_) Separate();
+    fields_.content_json.push_back(bracket);
+    first_in_container_ = true;
+  }
+  void CloseContainer(char bracket) {
+    fields_.content_json.push_back(bracket);
+    first_in_container_ = false;
+    if (depth_ == content_depth_) FinishContent();
+  }
+  // The DOM keeps only the last of duplicate keys; so does the copy, by a second pass through the
+  // DOM in that rare case (and on a mere hash collision, which is harmless).
+  void FinishContent() {
+    content_depth_ = -content_depth_;  // stop copying
+    std::sort(content_keys_.begin(), content_keys_.end());
+    if (std::adjacent_find(content_keys_.begin(), content_keys_.end()) != content_keys_.end()) {
+      json::error_code ec;
+      const json::value dom = json::parse(fields_.content_json, ec);
+      if (!ec) fields_.content_json = json::serialize(dom);
+    }
+  }
+  // The comma before a member or element, unless it is the first one or a key precedes it.
+  void Separate() {
+    if (after_key_) {
+      after_key_ = false;
+      return;
+    }
+    if (!first_in_container_) fields_.content_json.push_back(',');
+    first_in_container_ = false;
+  }
+
+  ClientFrameFields fields_;
+  int depth_ = 0;
+  TopKey top_key_ = TopKey::kOther;
+  std::string inner_key_;
+  std::string part_;
+  int content_depth_ = 0;      // > 0 while the content object is being copied
+  std::uint32_t objects_ = 0;  // objects opened in the content so far: tells them apart
+  // (object, hash of key) of every key copied into the content
+  boost::container::small_vector<std::pair<std::uint32_t, std::size_t>, 16> content_keys_;
+  bool first_in_container_ = true;
+  bool after_key_ = false;
+};
+
+ClientFrame DecodeHello(const ClientFrameFields& frame) {
+  const std::string* token = frame.token.string();
+  if (token == nullptr) return BadFrame("hello needs a string 'token'");
+  const std::string* device = frame.device.string();
+  std::string device_id = device != nullptr ? *device : std::string("default");
+  if (device_id.empty() || device_id.size() > kMaxDeviceBytes || !IsValidAccount(device_id)) {
+    return BadFrame("'device' must be 1 to 128 bytes without whitespace or control characters");
+  }
+  return HelloFrame{*token, std::move(device_id)};
+}
+
+std::optional<Address> AddressOf(const AddressFields& fields) {
+  const std::string* platform = fields.platform.string();
+  const std::string* account = fields.account.string();
+  if (!fields.is_object || platform == nullptr || account == nullptr) return std::nullopt;
+  return Address{*platform, *account};
+}
+
+Result<std::string> ContentAppOf(const ClientFrameFields& frame) {
+  const std::string* type = frame.content_type.string();
+  const std::string* app = frame.content_app.string();
+  const std::string_view type_view = type != nullptr ? std::string_view(*type) : "";
+  const std::string_view app_view = app != nullptr ? std::string_view(*app) : "";
+  return ContentAppOf(type != nullptr ? &type_view : nullptr,
+                      frame.content_text.string() != nullptr, app != nullptr ? &app_view : nullptr);
+}
+
+ClientFrame DecodeSend(ClientFrameFields& frame) {
+  const std::string* id = frame.id.string();
+  if (id == nullptr || id->empty() || id->size() > kMaxClientIdBytes) {
+    return BadFrame("send needs an 'id': a string of 1 to 128 bytes");
+  }
+  auto from = AddressOf(frame.from);
+  auto to = AddressOf(frame.to);
+  if (!from || !to) {
+    return BadFrame("send needs 'from' and 'to', each {platform, account} strings", *id);
+  }
+  if (!frame.content_is_object) return BadFrame("send needs a 'content' object", *id);
+  auto app = ContentAppOf(frame);
+  if (!app) return FrameError{app.error(), *id};
+  return SendFrame{frame.id.Take(), std::move(*from), std::move(*to), std::move(frame.content_json),
+                   std::move(app).value()};
+}
+
+template <typename Frame>
+ClientFrame DecodeMessageRef(const ClientFrameFields& frame, std::string_view type) {
+  const std::string* id = frame.message_id.string();
+  if (id == nullptr) return BadFrame(std::string(type) + " needs a string 'message_id'");
+  return Frame{*id};
+}
+
+ClientFrame DecodeLocation(const ClientFrameFields& frame) {
+  const std::string* tai = frame.tai.string();
+  const std::string* cell = frame.cell.string();
+  if (tai == nullptr || cell == nullptr) return BadFrame("location needs 'tai' and 'cell' strings");
+  return LocationFrame{*tai, *cell};
+}
+
 }  // namespace
 
 ClientFrame DecodeClientFrame(std::string_view text) {
-  alignas(std::max_align_t) unsigned char buffer[kFrameArenaBytes];
-  json::monotonic_resource arena(buffer, sizeof buffer);
-  // Same resource as the parse result, so that assigning it moves instead of copying.
-  const json::storage_ptr storage(&arena);
-  json::value value(storage);
-  if (auto bad = ParseEnvelope(text, arena, value)) return std::move(*bad);
-  const json::object* frame = &value.get_object();
-  const json::string* type = &frame->at("type").get_string();
+  json::basic_parser<ClientFrameReader> parser(json::parse_options{});
+  json::error_code ec;
+  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = json::error::extra_data;
+  if (ec) return BadFrame("the frame is not valid JSON: " + ec.message());
 
-  if (*type == "send") return DecodeSend(*frame);
-  if (*type == "ack") return DecodeMessageRef<AckFrame>(*frame, "ack");
-  if (*type == "read") return DecodeMessageRef<ReadFrame>(*frame, "read");
-  if (*type == "hello") return DecodeHello(*frame);
-  if (*type == "location") return DecodeLocation(*frame);
-  return BadFrame("unknown frame type '" + std::string(*type) + "'");
+  ClientFrameFields& fields = parser.handler().fields();
+  if (!fields.root_is_object) return BadFrame("a frame must be a JSON object");
+  const std::string* type = fields.type.string();
+  if (type == nullptr) return BadFrame("a frame needs a string 'type'");
+
+  if (*type == "send") return DecodeSend(fields);
+  if (*type == "ack") return DecodeMessageRef<AckFrame>(fields, "ack");
+  if (*type == "read") return DecodeMessageRef<ReadFrame>(fields, "read");
+  if (*type == "hello") return DecodeHello(fields);
+  if (*type == "location") return DecodeLocation(fields);
+  return BadFrame("unknown frame type '" + *type + "'");
 }
 
 Result<std::string> ValidateContent(std::string_view content_json) {

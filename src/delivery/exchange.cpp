@@ -37,9 +37,11 @@ std::string DedupKey(const Address& sender, std::string_view device, std::string
 // left by 16 bits, plus a counter for messages within the same millisecond. They grow
 // monotonically, so an id is never reused across restarts while the clock does not go back.
 std::string FormatMessageId(std::uint64_t seq) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, seq);
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, seq >>= 4)
+    id[static_cast<std::size_t>(i)] = kHex[seq & 0xf];
+  return id;
 }
 
 std::uint64_t ParseMessageId(const std::string& id) {

@@ -182,6 +182,81 @@ TEST(CodecTest, DecodesFramesLargerThanTheStackArena) {
   EXPECT_EQ(std::get<FrameError>(bad).error.code, ErrorCode::kBadFrame);
 }
 
+std::string SendWith(std::string_view id_member, std::string_view from, std::string_view content) {
+  return R"({"type":"send",)" + std::string(id_member) + R"(,"from":)" + std::string(from) +
+         R"(,"to":{"platform":"p2","account":"b"},"content":)" + std::string(content) + "}";
+}
+
+const FrameError& AsError(const ClientFrame& frame) {
+  static const FrameError none{};
+  const auto* error = std::get_if<FrameError>(&frame);
+  if (error == nullptr) ADD_FAILURE() << "expected a FrameError";
+  return error != nullptr ? *error : none;
+}
+
+// The decoder reads frames in one pass without a DOM; what it hands on must equal what the DOM
+// gave: content serialised as json::serialize writes it, last duplicate wins, same refusals.
+TEST(CodecTest, ContentIsReserialisedAsTheDomWouldWriteIt) {
+  std::string long_text;
+  for (int i = 0; i < 3000; ++i)
+    long_text += "ab\\n\\u00e9\\\"";
+  const std::string contents[] = {
+      R"({"type":"text","text":"hi"})",
+      R"( { "type" : "app" , "app":"x.y", "n":[1,-2,3.5,1e2,-0,1.0E-7,true,false,null,{"a":{}},[]],)"
+      R"("s":"\u00e9\/\n\u0001","big":12345678901234567890,"neg":-9223372036854775808})",
+      R"({"type":"text","text":")" + long_text + R"(","deep":[[[[{"x":[{}]}]]]]})",
+      R"({"type":"text","type":"text","text":1,"text":"last wins"})",
+  };
+  for (const std::string& content : contents) {
+    const ClientFrame frame =
+        DecodeClientFrame(SendWith(R"("id":"c")", R"({"platform":"p1","account":"a"})", content));
+    EXPECT_EQ(As<SendFrame>(frame).content_json, json::serialize(json::parse(content))) << content;
+  }
+}
+
+TEST(CodecTest, LastDuplicateMemberWinsAsInTheDom) {
+  const std::string address = R"({"platform":"p1","account":"a"})";
+  const std::string text = R"({"type":"text","text":"hi"})";
+  const ClientFrame two_ids =
+      DecodeClientFrame(SendWith(R"("id":"first","id":"a\"b")", address, text));
+  EXPECT_EQ(As<SendFrame>(two_ids).client_id, "a\"b");
+
+  const ClientFrame from_replaced =
+      DecodeClientFrame(SendWith(R"("id":"c")", address + R"(,"from":[1])", text));
+  EXPECT_EQ(AsError(from_replaced).client_id, "c");
+  EXPECT_EQ(AsError(from_replaced).error.message,
+            "send needs 'from' and 'to', each {platform, account} strings");
+
+  const ClientFrame content_replaced =
+      DecodeClientFrame(SendWith(R"("id":"c")", address, text + R"(,"content":"text")"));
+  EXPECT_EQ(AsError(content_replaced).error.message, "send needs a 'content' object");
+
+  const ClientFrame nested = DecodeClientFrame(SendWith(
+      R"("id":"c")", R"({"platform":"p1","x":{"platform":"no"},"account":"a","y":["account"]})",
+      R"({"type":"app","app":"a.b","inner":{"type":"text"}})"));
+  EXPECT_EQ(As<SendFrame>(nested).from, (Address{"p1", "a"}));
+  EXPECT_EQ(As<SendFrame>(nested).app, "a.b");
+}
+
+TEST(CodecTest, RefusesWhatTheDomRefused) {
+  EXPECT_EQ(AsError(DecodeClientFrame(R"([{"type":"ack","message_id":"m"}])")).error.message,
+            "a frame must be a JSON object");
+  EXPECT_EQ(AsError(DecodeClientFrame(R"({"type":"ack","message_id":"m"} x)")).error.message,
+            "the frame is not valid JSON: " + json::error_code(json::error::extra_data).message());
+  EXPECT_EQ(AsError(DecodeClientFrame(R"({"type":"ack","message_id":{"id":"m"}})")).error.message,
+            "ack needs a string 'message_id'");
+  EXPECT_EQ(AsError(DecodeClientFrame(R"({"content":{"type":"send"}})")).error.message,
+            "a frame needs a string 'type'");
+  EXPECT_EQ(AsError(DecodeClientFrame(R"({"type":["send"]})")).error.message,
+            "a frame needs a string 'type'");
+  EXPECT_EQ(As<HelloFrame>(DecodeClientFrame(R"({"type":"hello","token":"t","device":7})")).device,
+            "default");
+  const std::string deep = std::string(40, '[') + std::string(40, ']');
+  EXPECT_EQ(AsError(DecodeClientFrame(deep)).error.code, ErrorCode::kBadFrame);
+  EXPECT_EQ(AsError(DecodeClientFrame(std::string_view("{\"type\":\"a\xff\"}", 13))).error.code,
+            ErrorCode::kBadFrame);
+}
+
 // --- Client side ---
 
 template <typename T>
