@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <exception>
 #include <stdexcept>
@@ -20,6 +21,10 @@ namespace {
 // How long accepting pauses when the process is out of file descriptors or memory. Retrying at
 // once would spin: the pending connection stays in the backlog and fails the same way.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
+// Bounds of the sweep period: often enough for short test timeouts, rarely enough to cost nothing
+// with many connections.
+constexpr std::chrono::milliseconds kMinSweepPeriod{100};
+constexpr std::chrono::milliseconds kMaxSweepPeriod{5000};
 
 std::uint64_t NextConnectionId() {
   static std::atomic<std::uint64_t> next{1};
@@ -236,7 +241,32 @@ std::string_view HttpRequest::Header(const std::string& lower_name) const {
 }
 
 ServerCore::ServerCore(asio::io_context& io, ServerOptions options, Handler& handler)
-    : io(io), options(std::move(options)), handler(&handler), acceptor(io), accept_backoff(io) {}
+    : io(io),
+      options(std::move(options)),
+      handler(&handler),
+      acceptor(io),
+      accept_backoff(io),
+      sweep(io) {}
+
+std::chrono::milliseconds ServerCore::SweepPeriod() const {
+  const auto quarter =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.ws_idle_timeout) / 4;
+  return std::clamp(quarter, kMinSweepPeriod, kMaxSweepPeriod);
+}
+
+void StartSweep(const std::shared_ptr<ServerCore>& core) {
+  core->sweep.expires_after(core->SweepPeriod());
+  // A weak_ptr: the sweep must not keep the core alive; the core's destructor cancels the wait.
+  core->sweep.async_wait([weak = std::weak_ptr<ServerCore>(core)](boost::system::error_code ec) {
+    auto core = weak.lock();
+    if (ec || !core || core->handler == nullptr) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& session : LiveSessions(*core)) {
+      session->Tick(now);
+    }
+    StartSweep(core);
+  });
+}
 
 void ServerCore::Register(std::uint64_t id, std::weak_ptr<Session> session) {
   if (sessions.emplace(id, std::move(session)).second) {
@@ -307,6 +337,7 @@ Server::~Server() {
   }
   // Sessions still finishing on the loop must not call a handler that may be destroyed next.
   impl_->handler = nullptr;
+  impl_->sweep.cancel();
 }
 
 std::uint16_t Server::port() const {
@@ -321,6 +352,10 @@ void Server::Start() {
   // acceptor.
   std::shared_ptr<ServerCore> core = impl_;
   asio::co_spawn(impl_->io, AcceptLoop(core), LogUnexpected{});
+  if (!impl_->sweeping) {
+    impl_->sweeping = true;
+    StartSweep(core);
+  }
 }
 
 void Server::StopAccepting() {

@@ -18,6 +18,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -77,6 +78,9 @@ class Session {
   virtual void GoAway() = 0;
   // Closes at once. A WebSocket's OnWsClose runs before Abort() returns.
   virtual void Abort() = 0;
+  // Called every ServerCore::SweepPeriod() with the time of the sweep, for timeouts that would
+  // otherwise need a timer per connection (WebSocket keep-alive). May close the session.
+  virtual void Tick(std::chrono::steady_clock::time_point /*now*/) {}
 };
 
 struct ServerCore;
@@ -114,11 +118,16 @@ struct ServerCore {
   // the address already holds max_connections_per_address.
   Admission Admit(const std::string& address);
 
+  // How often live sessions are ticked: a quarter of the WebSocket idle timeout, within bounds.
+  std::chrono::milliseconds SweepPeriod() const;
+
   asio::io_context& io;
   const ServerOptions options;
   Handler* handler;
   tcp::acceptor acceptor;
   asio::steady_timer accept_backoff;
+  asio::steady_timer sweep;  // ticks every live session; see Session::Tick
+  bool sweeping = false;     // the sweep was started (it runs once per core)
   std::uint16_t port = 0;
   bool accepting = false;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
@@ -133,6 +142,9 @@ struct ServerCore {
 // request with 429 and closes.
 void StartHttpSession(const std::shared_ptr<ServerCore>& core, tcp::socket socket, std::uint64_t id,
                       std::string remote, Admission admission);
+
+// Ticks every live session each SweepPeriod() until the core is gone or `sweep` is cancelled.
+void StartSweep(const std::shared_ptr<ServerCore>& core);
 
 // Completes the WebSocket handshake for `upgrade` (already read from `stream`) and serves the
 // connection. Keeps the id and the admission the connection had as an HTTP session. Defined in
