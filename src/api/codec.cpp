@@ -1,10 +1,12 @@
 #include "api/codec.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
+#include <functional>
 #include <limits>
 
 namespace sb::api {
@@ -243,6 +245,10 @@ class FieldValue {
     kind_ = Kind::kString;
     text_.assign(text);
   }
+  void MarkString() {
+    kind_ = Kind::kString;
+    text_.clear();
+  }
   void SetOther() { kind_ = Kind::kOther; }
   void Reset() { kind_ = Kind::kAbsent; }
   bool present() const { return kind_ != Kind::kAbsent; }
@@ -283,6 +289,9 @@ class ClientFrameReader {
   static constexpr std::size_t max_string_size = std::size_t(-1);
 
   ClientFrameFields& fields() { return fields_; }
+  // The text about to be parsed: strings that the parser hands over as views into it had no
+  // escapes, so they are copied into the content as they are.
+  void SetInput(std::string_view text) { input_ = text; }
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -325,7 +334,7 @@ class ClientFrameReader {
     if (InContent()) {
       content_keys_.emplace_back(objects_, std::hash<std::string_view>{}(key));
       Separate();
-      AppendJsonString(fields_.content_json, key);
+      AppendString(key);
       fields_.content_json.push_back(':');
       after_key_ = true;
     }
@@ -339,10 +348,17 @@ class ClientFrameReader {
   bool on_string(json::string_view s, std::size_t, json::error_code&) {
     const std::string_view text = Whole(s);
     ReplaceTop();
-    if (FieldValue* field = Target()) field->SetString(text);
+    if (FieldValue* field = Target()) {
+      // Only whether the text is a string matters; the content carries the text itself.
+      if (field == &fields_.content_text) {
+        field->MarkString();
+      } else {
+        field->SetString(text);
+      }
+    }
     if (InContent()) {
       Separate();
-      AppendJsonString(fields_.content_json, text);
+      AppendString(text);
     }
     part_.clear();
     return true;
@@ -394,6 +410,21 @@ class ClientFrameReader {
       if (key == name) return top;
     }
     return TopKey::kOther;
+  }
+
+  // Appends a string of the content: as it was in the input when it had no escapes (it then has
+  // nothing that needs them), else escaped afresh.
+  void AppendString(std::string_view text) {
+    const std::less<const char*> before;
+    const bool verbatim = part_.empty() && !before(text.data(), input_.data()) &&
+                          !before(input_.data() + input_.size(), text.data() + text.size());
+    if (!verbatim) {
+      AppendJsonString(fields_.content_json, text);
+      return;
+    }
+    fields_.content_json.push_back('"');
+    fields_.content_json.append(text);
+    fields_.content_json.push_back('"');
   }
 
   // The string just completed: the parser's view, or the parts gathered before it.
@@ -525,6 +556,7 @@ class ClientFrameReader {
   }
 
   ClientFrameFields fields_;
+  std::string_view input_;
   int depth_ = 0;
   TopKey top_key_ = TopKey::kOther;
   std::string inner_key_;
@@ -537,7 +569,7 @@ class ClientFrameReader {
   bool after_key_ = false;
 };
 
-ClientFrame DecodeHello(const ClientFrameFields& frame) {
+ClientFrame DecodeHello(ClientFrameFields& frame) {
   const std::string* token = frame.token.string();
   if (token == nullptr) return BadFrame("hello needs a string 'token'");
   const std::string* device = frame.device.string();
@@ -545,7 +577,7 @@ ClientFrame DecodeHello(const ClientFrameFields& frame) {
   if (device_id.empty() || device_id.size() > kMaxDeviceBytes || !IsValidAccount(device_id)) {
     return BadFrame("'device' must be 1 to 128 bytes without whitespace or control characters");
   }
-  return HelloFrame{*token, std::move(device_id)};
+  return HelloFrame{frame.token.Take(), std::move(device_id)};
 }
 
 std::optional<Address> AddressOf(const AddressFields& fields) {
@@ -582,23 +614,24 @@ ClientFrame DecodeSend(ClientFrameFields& frame) {
 }
 
 template <typename Frame>
-ClientFrame DecodeMessageRef(const ClientFrameFields& frame, std::string_view type) {
+ClientFrame DecodeMessageRef(ClientFrameFields& frame, std::string_view type) {
   const std::string* id = frame.message_id.string();
   if (id == nullptr) return BadFrame(std::string(type) + " needs a string 'message_id'");
-  return Frame{*id};
+  return Frame{frame.message_id.Take()};
 }
 
-ClientFrame DecodeLocation(const ClientFrameFields& frame) {
+ClientFrame DecodeLocation(ClientFrameFields& frame) {
   const std::string* tai = frame.tai.string();
   const std::string* cell = frame.cell.string();
   if (tai == nullptr || cell == nullptr) return BadFrame("location needs 'tai' and 'cell' strings");
-  return LocationFrame{*tai, *cell};
+  return LocationFrame{frame.tai.Take(), frame.cell.Take()};
 }
 
 }  // namespace
 
 ClientFrame DecodeClientFrame(std::string_view text) {
   json::basic_parser<ClientFrameReader> parser(json::parse_options{});
+  parser.handler().SetInput(text);
   json::error_code ec;
   const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
   if (!ec && used < text.size()) ec = json::error::extra_data;
@@ -698,9 +731,17 @@ std::string EncodeError(const Error& error) {
 }
 
 void AppendJsonString(std::string& out, std::string_view text) {
-  const bool plain = std::none_of(text.begin(), text.end(), [](char c) {
-    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
-  });
+  // The bytes Boost.JSON's serializer escapes.
+  static constexpr auto kEscaped = [] {
+    std::array<bool, 256> escaped{};
+    for (int c = 0; c < 0x20; ++c)
+      escaped[static_cast<std::size_t>(c)] = true;
+    escaped['"'] = escaped['\\'] = true;
+    return escaped;
+  }();
+  bool plain = true;
+  for (const char c : text)
+    plain &= !kEscaped[static_cast<unsigned char>(c)];
   if (plain) {
     out.push_back('"');
     out.append(text);

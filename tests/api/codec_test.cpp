@@ -203,7 +203,8 @@ TEST(CodecTest, ContentIsReserialisedAsTheDomWouldWriteIt) {
   const std::string contents[] = {
       R"({"type":"text","text":"hi"})",
       R"( { "type" : "app" , "app":"x.y", "n":[1,-2,3.5,1e2,-0,1.0E-7,true,false,null,{"a":{}},[]],)"
-      R"("s":"\u00e9\/\n\u0001","big":12345678901234567890,"neg":-9223372036854775808})",
+      R"("s":"\u00e9\/\n\u0001","k\u0065y":"v","big":12345678901234567890,)"
+      R"("neg":-9223372036854775808})",
       R"({"type":"text","text":")" + long_text + R"(","deep":[[[[{"x":[{}]}]]]]})",
       R"({"type":"text","type":"text","text":1,"text":"last wins"})",
   };
