@@ -75,6 +75,7 @@ class Handler {
 
   // A WebSocket upgrade on the configured path has completed.
   virtual void OnWsOpen(const std::shared_ptr<WsConnection>& conn) = 0;
+  // `text` points into the server's read buffer: valid during the call only.
   virtual void OnWsText(const std::shared_ptr<WsConnection>& conn, std::string_view text) = 0;
   virtual void OnWsRefused(const std::shared_ptr<WsConnection>& conn, WsRefusal why) = 0;
   // Called once, when the connection is gone (either side closed, or an error).
@@ -90,7 +91,8 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds http_idle_timeout{60};
   // WebSocket keep-alive: a ping after this much silence, and the connection is dropped when
-  // nothing arrives for twice as long.
+  // nothing arrives for twice as long. Checked by a sweep every quarter of it (at least every
+  // 100 ms, at most every 5 s), so either may come that much later.
   std::chrono::seconds ws_idle_timeout{60};
 
   // TLS: when both files are set (PEM; the certificate file may hold the chain), every connection
