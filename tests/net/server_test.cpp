@@ -832,6 +832,30 @@ TEST_F(ServerTest, MessagesQueuedTogetherArriveInOrder) {
   EXPECT_EQ(OnLoop(loop(), [&] { return conn->QueuedBytes(); }), 0u);
 }
 
+TEST_F(ServerTest, SilenceEarnsAKeepAlivePingWhichAPongAnswers) {
+  options_.ws_idle_timeout = 1s;
+  Serve();
+  auto ws = OpenWs();
+  std::promise<void> pinged;
+  bool seen = false;
+  ws->control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping && !seen) {
+      seen = true;
+      pinged.set_value();
+    }
+  });
+
+  // The pending read answers the ping with a pong, as any client library does.
+  beast::flat_buffer buffer;
+  auto read = ws->async_read(buffer, asio::use_future);
+  Await(pinged.get_future(), [&] { ws->next_layer().close(); });
+
+  auto conn = OnLoop(loop(), [this] { return handler_.connections.at(0); });
+  EXPECT_TRUE(OnLoop(loop(), [&] { return conn->IsOpen(); }));
+  ws->next_layer().close();
+  EXPECT_THROW(read.get(), boost::system::system_error);
+}
+
 // --- The frame reader, without sockets ------------------------------------------------------
 
 // A client frame: masked, as a client must.
