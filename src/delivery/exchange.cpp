@@ -340,6 +340,8 @@ void Exchange::Accept(Terminal& terminal, SendRequest request, std::string dedup
   if (write_behind_) {
     // Write-behind: the store logs and counts a batch it cannot commit; the message lives on in
     // memory meanwhile.
+    // TODO(delivery): a batch that failed is not retried, so its messages are delivered from memory
+    // but lost on restart even after the disk recovers; retrying the batch would close that.
     store_.Submit(std::move(append), {});
     const TerminalId sender = terminal.id;
     Admit(pending, std::span(&sender, 1));

@@ -224,6 +224,9 @@ void MutationWriter::Write(const AppendMessage& m) {
   }
 
   // Without a client id there is nothing a retry could be matched by.
+  // TODO(store): the dedup upsert stays one SQLite statement per message even when the message
+  // itself is annihilated; it is now most of the writer's cost per message. Dedup records kept in
+  // memory and written as a periodic snapshot (or an append-only log) would take it off.
   if (!s.client_id.empty()) {
     Run(upsert_dedup_, s.from.platform, s.from.account, s.from_device, s.client_id, s.message_id,
         m.dedup_expires_ms);
