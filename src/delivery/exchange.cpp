@@ -559,12 +559,16 @@ void Exchange::AckMessage(Terminal& terminal, const std::string& message_id) {
 void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
   auto found = mailbox.messages.find(ParseMessageId(message_id));
   if (found == mailbox.messages.end()) return;
-  const Pending& pending = *found->second;
+  store_.Submit(store::DeleteMessages{{message_id}}, {});
 
-  // Remember the sender for a read mark that may still come.
-  finished_[message_id] = ReceiptTarget{pending.message.from, pending.message.to,
-                                        pending.message.client_id, pending.read_sent};
-  finished_order_.push_back(message_id);
+  // Remember the sender for a read mark that may still come. The message is done with, so its
+  // parts move over (`message_id` may be one of them: it is not used after this).
+  const std::uint64_t seq = found->first;
+  SessionMessage& message = found->second->message;
+  finished_[seq] =
+      ReceiptTarget{std::move(message.message_id), std::move(message.from), std::move(message.to),
+                    std::move(message.client_id), found->second->read_sent};
+  finished_order_.push_back(seq);
   while (finished_order_.size() > options_.receipt_memory) {
     finished_.erase(finished_order_.front());
     finished_order_.pop_front();
@@ -573,7 +577,6 @@ void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
   mailbox.messages.erase(found);
   --queued_messages_;
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
-  store_.Submit(store::DeleteMessages{{message_id}}, {});
 }
 
 void Exchange::Read(TerminalId id, const std::string& message_id) {
@@ -595,8 +598,9 @@ void Exchange::Read(TerminalId id, const std::string& message_id) {
     }
   }
   // Only the recipient may mark a message read.
-  auto done = finished_.find(message_id);
-  if (done == finished_.end() || done->second.read_sent) return;
+  auto done = finished_.find(ParseMessageId(message_id));
+  if (done == finished_.end() || done->second.message_id != message_id) return;
+  if (done->second.read_sent) return;
   if (done->second.recipient != terminal.address) return;
   done->second.read_sent = true;
   SendReceipt(done->second.sender, done->second.client_id, message_id, ReceiptStatus::kRead);

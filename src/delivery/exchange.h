@@ -180,13 +180,15 @@ class Exchange : public registry::RegistryObserver {
   std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight_;  // by dedup key
   std::deque<std::pair<std::int64_t, std::string>> dedup_expiry_;         // (expires, key) in order
   struct ReceiptTarget {
+    std::string message_id;
     Address sender;
     Address recipient;
     std::string client_id;
     bool read_sent = false;
   };
-  std::unordered_map<std::string, ReceiptTarget> finished_;  // message id -> sender, for reads
-  std::deque<std::string> finished_order_;
+  // Finished messages by message id number -> sender, for reads; oldest first in the order.
+  std::unordered_map<std::uint64_t, ReceiptTarget> finished_;
+  std::deque<std::uint64_t> finished_order_;
   std::size_t queued_messages_ = 0;
   std::uint64_t last_message_seq_ = 0;
 
