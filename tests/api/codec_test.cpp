@@ -282,8 +282,8 @@ TEST(CodecClientTest, DecodesWelcome) {
 }
 
 TEST(CodecClientTest, DecodesAcceptedWithAndWithoutDuplicate) {
-  const auto& fresh =
-      AsExchange<AcceptedFrame>(DecodeExchangeFrame(EncodeAccepted("c1", "m1", 5, false)));
+  const auto fresh_frame = DecodeExchangeFrame(EncodeAccepted("c1", "m1", 5, false));
+  const auto& fresh = AsExchange<AcceptedFrame>(fresh_frame);
   EXPECT_EQ(fresh.client_id, "c1");
   EXPECT_EQ(fresh.message_id, "m1");
   EXPECT_EQ(fresh.ts_ms, 5);
