@@ -194,6 +194,11 @@ int RunExchange(const Config& config) {
   Executor post = [&loop](std::function<void()> task) { loop.Post(std::move(task)); };
 
   // 1. The store, and memory seeded from it.
+  if (!config.durable) {
+    Log()->warn(
+        "[store] durable = false: accepted messages are written behind and the last "
+        "moments of them can be lost in a crash (docs/durability.md)");
+  }
   auto store = store::OpenSqliteStore(
       {(fs::path(config.data_dir) / "switchboard.db").string(), config.durable}, metrics);
   const store::Snapshot snapshot = store->Load();
