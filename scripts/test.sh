@@ -27,10 +27,8 @@ fi
 # ccache hits across clones of the project (CI builds a fresh clone each time).
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 
-# A sanitizer report fails the test that caused it, in every process the tests start.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+# Sanitizer options (a report fails the test that caused it, in every process the tests start)
+# are in the test presets of CMakePresets.json.
 
 stage() { printf '\n== %s (%(%H:%M:%S)T)\n' "$*" -1; }
 
