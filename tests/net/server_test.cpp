@@ -8,8 +8,6 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include <algorithm>
-#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -34,7 +32,6 @@
 #include <vector>
 
 #include "net/event_loop.h"
-#include "net/ws_frame.h"
 
 namespace sb::net {
 namespace {
@@ -856,141 +853,22 @@ TEST_F(ServerTest, SilenceEarnsAKeepAlivePingWhichAPongAnswers) {
   EXPECT_THROW(read.get(), boost::system::system_error);
 }
 
-// --- The frame reader, without sockets ------------------------------------------------------
+// Several client messages in one TCP segment: Beast reads them into its own buffer together, and
+// each must still be handed over without more bytes arriving.
+TEST_F(ServerTest, MessagesArrivingTogetherAreEachHandedOver) {
+  Serve();
+  auto ws = OpenWs();
 
-// A client frame: masked, as a client must.
-std::string ClientFrame(ws::Opcode opcode, std::string_view payload, bool fin = true,
-                        bool masked = true) {
-  std::string frame;
-  frame += static_cast<char>((fin ? 0x80 : 0) | static_cast<int>(opcode));
-  const char mask_bit = masked ? static_cast<char>(0x80) : 0;
-  if (payload.size() < 126) {
-    frame += static_cast<char>(mask_bit | static_cast<char>(payload.size()));
-  } else {
-    frame += static_cast<char>(mask_bit | 126);
-    frame += static_cast<char>(payload.size() >> 8);
-    frame += static_cast<char>(payload.size() & 0xFF);
+  // Masked text frames "a", "b" and "c" with an all-zero mask, so the payload stays readable.
+  std::string frames;
+  for (char text : {'a', 'b', 'c'}) {
+    frames += std::string("\x81\x81\x00\x00\x00\x00", 6) + text;
   }
-  const std::array<char, 4> mask{'\x12', '\x34', '\x56', '\x78'};
-  if (masked) frame.append(mask.data(), mask.size());
-  for (std::size_t i = 0; i < payload.size(); ++i) {
-    frame += masked ? static_cast<char>(payload[i] ^ mask[i % 4]) : payload[i];
-  }
-  return frame;
-}
+  WriteRaw(ws->next_layer(), frames);
 
-struct RecordingSink : ws::ReaderSink {
-  void OnText(std::string_view text) override { texts.emplace_back(text); }
-  void OnRefused(WsRefusal why) override { refusals.push_back(why); }
-  void OnPing(std::string_view payload) override { pings.emplace_back(payload); }
-  void OnPeerClose(std::uint16_t code, std::string_view reason) override {
-    close_code = code;
-    close_reason = reason;
-  }
-  bool Reading() const override { return true; }
-
-  std::vector<std::string> texts;
-  std::vector<WsRefusal> refusals;
-  std::vector<std::string> pings;
-  std::uint16_t close_code = 0;
-  std::string close_reason;
-};
-
-class FrameReaderTest : public ::testing::Test {
- protected:
-  // Feeds `bytes` in pieces of `piece` bytes; returns the first failure code, or 0.
-  std::uint16_t Feed(std::string bytes, std::size_t piece = std::string::npos) {
-    for (std::size_t at = 0; at < bytes.size(); at += piece) {
-      const std::size_t size = std::min(piece, bytes.size() - at);
-      if (auto failure = reader_.Feed(bytes.data() + at, size, sink_)) return failure;
-    }
-    return 0;
-  }
-
-  ws::Reader reader_{kMaxFrame, 16 * kMaxFrame};
-  RecordingSink sink_;
-};
-
-TEST_F(FrameReaderTest, HandsOverATextMessageInOnePiece) {
-  EXPECT_EQ(Feed(ClientFrame(ws::Opcode::kText, "hello")), 0);
-  EXPECT_EQ(sink_.texts, std::vector<std::string>{"hello"});
-}
-
-TEST_F(FrameReaderTest, ReleasesItsBufferOnceALargeSplitMessageIsHandedOver) {
-  const std::string text(kMaxFrame, 'x');
-
-  // One byte at a time: the message must be gathered, header and payload.
-  EXPECT_EQ(Feed(ClientFrame(ws::Opcode::kText, text), 1), 0);
-
-  EXPECT_EQ(sink_.texts, std::vector<std::string>{text});
-  EXPECT_EQ(reader_.HeldBytes(), 0u);
-}
-
-TEST_F(FrameReaderTest, JoinsFragmentsAroundAControlFrame) {
-  const std::string bytes = ClientFrame(ws::Opcode::kText, "hel", false) +
-                            ClientFrame(ws::Opcode::kPing, "p") +
-                            ClientFrame(ws::Opcode::kContinuation, "lo");
-  EXPECT_EQ(Feed(bytes, 3), 0);
-  EXPECT_EQ(sink_.texts, std::vector<std::string>{"hello"});
-  EXPECT_EQ(sink_.pings, std::vector<std::string>{"p"});
-  EXPECT_EQ(reader_.HeldBytes(), 0u);
-}
-
-TEST_F(FrameReaderTest, RefusesBinaryAndOversizedMessagesAndGoesOn) {
-  const std::string bytes = ClientFrame(ws::Opcode::kBinary, "bin") +
-                            ClientFrame(ws::Opcode::kText, std::string(kMaxFrame + 1, 'y')) +
-                            ClientFrame(ws::Opcode::kText, "after");
-  EXPECT_EQ(Feed(bytes, 100), 0);
-  EXPECT_EQ(sink_.refusals, (std::vector<WsRefusal>{WsRefusal::kBinary, WsRefusal::kTooLarge}));
-  EXPECT_EQ(sink_.texts, std::vector<std::string>{"after"});
-  EXPECT_EQ(reader_.HeldBytes(), 0u);
-}
-
-TEST_F(FrameReaderTest, FailsOnProtocolViolations) {
-  EXPECT_EQ(Feed(ClientFrame(ws::Opcode::kText, "x", true, false)), ws::kCloseProtocolError);
-
-  ws::Reader orphan(kMaxFrame, 16 * kMaxFrame);
-  auto continuation = ClientFrame(ws::Opcode::kContinuation, "x");
-  EXPECT_EQ(orphan.Feed(continuation.data(), continuation.size(), sink_), ws::kCloseProtocolError);
-
-  ws::Reader long_ping(kMaxFrame, 16 * kMaxFrame);
-  auto ping = ClientFrame(ws::Opcode::kPing, std::string(126, 'p'));
-  EXPECT_EQ(long_ping.Feed(ping.data(), ping.size(), sink_), ws::kCloseProtocolError);
-  EXPECT_TRUE(sink_.texts.empty());
-}
-
-TEST_F(FrameReaderTest, FailsOnInvalidUtf8AndOverTheHardCap) {
-  EXPECT_EQ(Feed(ClientFrame(ws::Opcode::kText, "\xC0\xAF")), ws::kCloseInvalidPayload);
-
-  ws::Reader capped(kMaxFrame, 2 * kMaxFrame);
-  auto big = ClientFrame(ws::Opcode::kText, std::string(2 * kMaxFrame + 1, 'z'));
-  EXPECT_EQ(capped.Feed(big.data(), big.size(), sink_), ws::kCloseTooBig);
-}
-
-TEST_F(FrameReaderTest, StopsAtThePeersCloseFrame) {
-  const std::string bytes = ClientFrame(ws::Opcode::kClose, ws::EncodeClosePayload(1001, "bye")) +
-                            ClientFrame(ws::Opcode::kText, "late");
-  EXPECT_EQ(Feed(bytes), 0);
-  EXPECT_EQ(sink_.close_code, 1001);
-  EXPECT_EQ(sink_.close_reason, "bye");
-  EXPECT_TRUE(sink_.texts.empty());
-}
-
-TEST(FrameEncoding, HeadersUseTheShortestLength) {
-  EXPECT_EQ(ws::EncodeHeader(ws::Opcode::kText, 125).size, 2u);
-  EXPECT_EQ(ws::EncodeHeader(ws::Opcode::kText, 126).size, 4u);
-  auto large = ws::EncodeHeader(ws::Opcode::kBinary, 70000);
-  EXPECT_EQ(large.size, 10u);
-  EXPECT_EQ(static_cast<unsigned char>(large.bytes[0]), 0x82u);
-  EXPECT_EQ(static_cast<unsigned char>(large.bytes[1]), 127u);
-}
-
-TEST(FrameEncoding, Utf8Validation) {
-  EXPECT_TRUE(ws::IsValidUtf8("plain ascii, long enough for the fast path"));
-  EXPECT_TRUE(ws::IsValidUtf8("gr\xC3\xBC\xC3\x9F \xE2\x82\xAC \xF0\x9F\x98\x80"));
-  EXPECT_FALSE(ws::IsValidUtf8("\xED\xA0\x80"));      // a surrogate
-  EXPECT_FALSE(ws::IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
-  EXPECT_FALSE(ws::IsValidUtf8("abc\xE2\x82"));       // cut short
+  EXPECT_EQ(WsRead(*ws), "echo:a");
+  EXPECT_EQ(WsRead(*ws), "echo:b");
+  EXPECT_EQ(WsRead(*ws), "echo:c");
 }
 
 TEST(EventLoop, StopEndsRun) {
