@@ -18,6 +18,7 @@
 // OpenSSL on the socket directly, with SSL_MODE_RELEASE_BUFFERS, would bring it near the plain
 // connection's figure.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -49,18 +50,33 @@ std::size_t HardCap(std::size_t max_frame_bytes) {
   return max_frame_bytes > most / kHardCapFactor ? most : max_frame_bytes * kHardCapFactor;
 }
 
+// A socket bound to the io_context's own executor rather than any_io_executor: smaller, and so
+// is every operation pending on it (each keeps the executor).
+using PlainSocket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+
 // What a WebSocket runs on: the bare socket for plain TCP (the sweep keeps time, so Beast's
-// timed stream is not needed), and the TLS stream as the HTTP session had it.
-tcp::socket ToWire(Transport stream) {
-  return stream.release_socket();
+// timed stream is not needed), and the TLS stream as the HTTP session had it. Should moving the
+// descriptor to the other socket type fail, the socket is closed, and so the handshake fails.
+PlainSocket ToWire(asio::io_context& io, Transport stream) {
+  tcp::socket socket = stream.release_socket();
+  PlainSocket plain(io.get_executor());
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return plain;  // `socket` closes the descriptor
+
+  const auto descriptor = socket.release(ec);
+  if (ec) return plain;
+  plain.assign(protocol, descriptor, ec);
+  if (ec) ::close(descriptor);
+  return plain;
 }
 
-TlsTransport ToWire(TlsTransport stream) {
+TlsTransport ToWire(asio::io_context& /*io*/, TlsTransport stream) {
   beast::get_lowest_layer(stream).expires_never();
   return stream;
 }
 
-tcp::socket& SocketOf(tcp::socket& wire) {
+PlainSocket& SocketOf(PlainSocket& wire) {
   return wire;
 }
 
@@ -416,7 +432,7 @@ std::string WsSession<Wire>::Why(const boost::system::error_code& ec) const {
 template <typename Stream>
 void StartWsSession(const std::shared_ptr<ServerCore>& core, Stream stream, WireRequest upgrade,
                     std::uint64_t id, std::string remote, Admission admission) {
-  auto wire = ToWire(std::move(stream));
+  auto wire = ToWire(core->io, std::move(stream));
   auto session = std::make_shared<WsSession<decltype(wire)>>(
       core, std::move(wire), id, std::move(remote), std::move(admission));
   core->Register(id, session);
