@@ -1,7 +1,5 @@
 #include "api/http_api.h"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -16,14 +14,6 @@
 namespace sb::api {
 namespace json = boost::json;
 namespace {
-
-std::shared_ptr<spdlog::logger> Log() {
-  static auto logger = [] {
-    auto l = spdlog::get("http");
-    return l ? l : spdlog::default_logger()->clone("http");
-  }();
-  return logger;
-}
 
 constexpr std::size_t kMaxNameBytes = 128;
 constexpr std::size_t kDefaultPageSize = 1000;

@@ -63,12 +63,11 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   bool authenticated() const { return authenticated_; }
   const Address& address() const { return address_; }
 
-  void Authenticate(registry::TerminalCredential credential, std::string device) {
+  void Authenticate(registry::TerminalCredential credential) {
     authenticated_ = true;
     address_ = std::move(credential.address);
     expires_s_ = credential.expires_s;
     signing_key_ = credential.signing_key;
-    device_ = std::move(device);
     hello_timer_.reset();
   }
   std::int64_t expires_s() const { return expires_s_; }
@@ -107,7 +106,6 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   Address address_;
   std::int64_t expires_s_ = 0;                  // the token's exp
   std::array<std::uint8_t, 32> signing_key_{};  // the platform key that signed the token
-  std::string device_;
   std::unique_ptr<net::Timer> hello_timer_;
   delivery::TokenBucket frames_;
   std::size_t refused_frames_ = 0;  // since the bucket was last full
@@ -135,7 +133,7 @@ void TerminalGateway::OnOpen(const std::shared_ptr<net::WsConnection>& conn) {
   // The timer is owned by the session, so it dies with it; the weak pointer guards the window in
   // which the connection closed but the timer callback was already queued.
   std::weak_ptr<Session> weak = session;
-  session->SetHelloTimer(loop_.Schedule(options_.hello_timeout, [this, weak] {
+  session->SetHelloTimer(loop_.Schedule(options_.hello_timeout, [weak] {
     auto s = weak.lock();
     if (!s || s->authenticated()) return;
     Log()->debug("[conn {}] no hello in time", s->id());
@@ -259,7 +257,7 @@ void TerminalGateway::Hello(Session& session, HelloFrame& hello) {
 
   const Address address = credential.value().address;
   const registry::Platform* platform = registry_.Find(address.platform);
-  session.Authenticate(std::move(credential).value(), hello.device);
+  session.Authenticate(std::move(credential).value());
   session.Send(
       EncodeWelcome(platform->id, platform->name, address.account, std::to_string(session.id())));
   Log()->info("[conn {}] hello {} device '{}'", session.id(), address.ToString(), hello.device);

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <stdexcept>
+#include <utility>
 
 namespace sb::fault {
 namespace {
@@ -45,6 +46,7 @@ struct Conn {
   std::string hello;
   bool upgraded = false;
   bool done = false;
+  int attempts = 0;
 };
 
 bool Flush(Conn& c) {
@@ -112,39 +114,72 @@ int OpenNonBlocking(std::uint16_t port, int source) {
 
 CrowdResult ConnectCrowd(std::uint16_t port, const std::vector<std::string>& hellos, int sources,
                          std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
   CrowdResult result;
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   std::vector<Conn> conns(hellos.size());
+  std::vector<std::pair<Clock::time_point, std::size_t>> retries;  // (due, connection)
 
-  // Every connect is started before any answer is read: they all arrive at once.
-  for (std::size_t i = 0; i < hellos.size(); ++i) {
+  // Opens connection i (again); false when it cannot even be started.
+  const auto open = [&](std::size_t i) {
     Conn& c = conns[i];
-    c.hello = hellos[i];
+    ++c.attempts;
     c.out = std::string(kUpgrade);
+    c.in.clear();
     c.fd = OpenNonBlocking(port, 1 + static_cast<int>(i % static_cast<std::size_t>(sources)));
-    if (c.fd < 0) {
-      c.done = true;
-      ++result.failed;
-      continue;
-    }
+    if (c.fd < 0) return false;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
     ev.data.u64 = i;
     epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+    return true;
+  };
+  const auto fail = [&](std::size_t i) {
+    Conn& c = conns[i];
+    if (c.fd >= 0) close(c.fd);
+    c.fd = -1;
+    // Only a connection the exchange never answered is tried again: a refusal stays a failure.
+    if (!c.upgraded && c.in.empty() && c.attempts < kCrowdConnectAttempts) {
+      retries.emplace_back(Clock::now() + std::chrono::milliseconds(100 << c.attempts), i);
+      return;
+    }
+    c.done = true;
+    ++result.failed;
+  };
+
+  // Every connect is started before any answer is read: they all arrive at once.
+  for (std::size_t i = 0; i < hellos.size(); ++i) {
+    conns[i].hello = hellos[i];
+    if (!open(i)) fail(i);
   }
 
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = Clock::now() + timeout;
   std::vector<epoll_event> events(1024);
-  while (result.welcomed + result.failed < conns.size() &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (result.welcomed + result.failed < conns.size() && Clock::now() < deadline) {
     const int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
     for (int k = 0; k < n; ++k) {
-      Conn& c = conns[events[k].data.u64];
-      if (c.done) continue;
+      const std::size_t i = events[k].data.u64;
+      Conn& c = conns[i];
+      if (c.done || c.fd < 0) continue;
       const int step = Step(c, events[k].events);
       if (step == 0) continue;
+      if (step < 0) {
+        fail(i);
+        continue;
+      }
       c.done = true;
-      (step > 0 ? result.welcomed : result.failed) += 1;
+      ++result.welcomed;
+    }
+    const auto now = Clock::now();
+    std::vector<std::size_t> due;
+    std::erase_if(retries, [&](const auto& r) {
+      if (r.first > now) return false;
+      due.push_back(r.second);
+      return true;
+    });
+    for (std::size_t i : due) {
+      ++result.reconnects;
+      if (!open(i)) fail(i);
     }
   }
 
