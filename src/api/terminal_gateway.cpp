@@ -61,11 +61,9 @@ class TerminalGateway::Session : public delivery::TerminalLink {
 
   std::uint64_t id() const { return conn_->id(); }
   bool authenticated() const { return authenticated_; }
-  const Address& address() const { return address_; }
 
   void Authenticate(registry::TerminalCredential credential) {
     authenticated_ = true;
-    address_ = std::move(credential.address);
     expires_s_ = credential.expires_s;
     signing_key_ = credential.signing_key;
     hello_timer_.reset();
@@ -101,15 +99,16 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   std::size_t Backlog() const override { return conn_->QueuedBytes(); }
 
  private:
+  // The address lives with the exchange's record of the terminal (Exchange::AddressOf): an idle
+  // terminal's state is kept once. Members are ordered to leave no padding.
   std::shared_ptr<net::WsConnection> conn_;
-  bool authenticated_ = false;
-  Address address_;
   std::int64_t expires_s_ = 0;                  // the token's exp
   std::array<std::uint8_t, 32> signing_key_{};  // the platform key that signed the token
   std::unique_ptr<net::Timer> hello_timer_;
   delivery::TokenBucket frames_;
   std::size_t refused_frames_ = 0;  // since the bucket was last full
-  bool closing_ = false;            // after Disconnect(): what still arrives is ignored
+  bool authenticated_ = false;
+  bool closing_ = false;  // after Disconnect(): what still arrives is ignored
 };
 
 TerminalGateway::TerminalGateway(net::EventLoop& loop, registry::Registry& registry,
@@ -202,7 +201,10 @@ void TerminalGateway::OnText(const std::shared_ptr<net::WsConnection>& conn,
   } else if (auto* read = std::get_if<ReadFrame>(&frame)) {
     exchange_.Read(id, read->message_id);
   } else if (auto* location = std::get_if<LocationFrame>(&frame)) {
-    if (location_sink_) location_sink_(id, session.address(), location->tai, location->cell);
+    const Address* address = exchange_.AddressOf(id);
+    if (location_sink_ && address != nullptr) {
+      location_sink_(id, *address, location->tai, location->cell);
+    }
   }
 }
 
@@ -276,8 +278,9 @@ void TerminalGateway::CheckCredentials() {
     if (!session->authenticated() || session->closing()) continue;
     if (session->expires_s() + skew_s < now_s) {
       dropped.emplace_back(session, MakeError(ErrorCode::kTokenExpired, "token has expired"));
-    } else if (registry_.Find(session->address().platform) != nullptr &&
-               !registry_.TrustsKey(session->address().platform, session->signing_key())) {
+    } else if (const Address* address = exchange_.AddressOf(id);
+               address != nullptr && registry_.Find(address->platform) != nullptr &&
+               !registry_.TrustsKey(address->platform, session->signing_key())) {
       dropped.emplace_back(
           session, MakeError(ErrorCode::kBadToken, "the key that signed the token was withdrawn"));
     }

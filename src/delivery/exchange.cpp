@@ -3,12 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <span>
 
 #include "core/clock.h"
@@ -64,10 +65,28 @@ struct Exchange::Pending {
 
 struct Exchange::Mailbox {
   std::map<std::uint64_t, std::shared_ptr<Pending>> messages;  // by message id number, in order
-  std::unordered_map<std::string, std::int64_t> devices;       // known device -> last seen
-  std::vector<TerminalId> terminals;                           // connected now
-  std::size_t in_flight = 0;                                   // accepted, not yet durable
+  // Known device -> last seen. A vector, not a map: an account has a handful of devices, and
+  // each idle mailbox would otherwise carry a hash table's bucket array and nodes.
+  std::vector<std::pair<std::string, std::int64_t>> devices;
+  // Connected now: most accounts have one device online, kept without an allocation of its own.
+  boost::container::small_vector<TerminalId, 1> terminals;
+  std::size_t in_flight = 0;  // accepted, not yet durable
 };
+
+namespace {
+
+void SetLastSeen(std::vector<std::pair<std::string, std::int64_t>>& devices,
+                 const std::string& device, std::int64_t when_ms) {
+  auto known = std::find_if(devices.begin(), devices.end(),
+                            [&](const auto& seen) { return seen.first == device; });
+  if (known != devices.end()) {
+    known->second = when_ms;
+  } else {
+    devices.emplace_back(device, when_ms);
+  }
+}
+
+}  // namespace
 
 struct Exchange::Terminal {
   TerminalId id = 0;
@@ -75,9 +94,11 @@ struct Exchange::Terminal {
   std::string device;
   std::shared_ptr<TerminalLink> link;
   std::int64_t connected_ms = 0;
-  // While set, the mailbox is still being delivered a page at a time: the last message id number
-  // handed over. Live messages wait for the pages to reach them.
-  std::optional<std::uint64_t> catch_up_after;
+  // Unless kCaughtUp, the mailbox is still being delivered a page at a time: the last message id
+  // number handed over. Live messages wait for the pages to reach them.
+  static constexpr std::uint64_t kCaughtUp = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t catch_up_after = kCaughtUp;
+  bool CatchingUp() const { return catch_up_after != kCaughtUp; }
 };
 
 struct Exchange::InFlight {
@@ -166,7 +187,7 @@ void Exchange::Load(const store::Snapshot& snapshot) {
     if (!registry_.HasAccount(device.address)) continue;
     auto& mailbox = mailboxes_[device.address];
     if (!mailbox) mailbox = std::make_unique<Mailbox>();
-    mailbox->devices[device.device] = device.last_seen_ms;
+    SetLastSeen(mailbox->devices, device.device, device.last_seen_ms);
   }
 
   std::vector<std::string> orphans;
@@ -204,10 +225,9 @@ void Exchange::Load(const store::Snapshot& snapshot) {
 
 void Exchange::Attach(TerminalId id, const Address& address, const std::string& device,
                       std::shared_ptr<TerminalLink> link) {
-  auto owned =
-      std::make_unique<Terminal>(Terminal{id, address, device, std::move(link), NowMillis(), {}});
-  Terminal& terminal = *owned;
-  terminals_.emplace(id, std::move(owned));
+  Terminal& terminal =
+      terminals_.try_emplace(id, Terminal{id, address, device, std::move(link), NowMillis()})
+          .first->second;
   terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
   auto& mailbox = mailboxes_[address];
   if (!mailbox) mailbox = std::make_unique<Mailbox>();
@@ -223,18 +243,26 @@ void Exchange::Attach(TerminalId id, const Address& address, const std::string& 
 void Exchange::Detach(TerminalId id) {
   auto it = terminals_.find(id);
   if (it == terminals_.end()) return;
-  auto mailbox = mailboxes_.find(it->second->address);
-  if (mailbox != mailboxes_.end()) std::erase(mailbox->second->terminals, id);
-  Log().debug("[term {}] detached {}", id, it->second->address.ToString());
+  auto mailbox = mailboxes_.find(it->second.address);
+  if (mailbox != mailboxes_.end()) {
+    auto& connected = mailbox->second->terminals;
+    connected.erase(std::remove(connected.begin(), connected.end(), id), connected.end());
+  }
+  Log().debug("[term {}] detached {}", id, it->second.address.ToString());
   terminals_.erase(it);
   terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
 }
 
 void Exchange::RememberDevice(const Address& address, const std::string& device) {
   const std::int64_t now = NowMillis();
-  mailboxes_[address]->devices[device] = now;
+  SetLastSeen(mailboxes_[address]->devices, device, now);
   // Refreshing last-seen on every attach keeps an active device from being forgotten.
   store_.Submit(store::PutDevice{store::DeviceRecord{address, device, now}}, {});
+}
+
+const Address* Exchange::AddressOf(TerminalId id) const {
+  auto it = terminals_.find(id);
+  return it == terminals_.end() ? nullptr : &it->second.address;
 }
 
 std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address) const {
@@ -244,7 +272,7 @@ std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address
   for (TerminalId id : mailbox->second->terminals) {
     auto t = terminals_.find(id);
     if (t == terminals_.end()) continue;
-    infos.push_back(TerminalInfo{id, t->second->device, t->second->connected_ms,
+    infos.push_back(TerminalInfo{id, t->second.device, t->second.connected_ms,
                                  route_selector_(id, address, kChatApplication)});
   }
   return infos;
@@ -255,7 +283,7 @@ std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address
 void Exchange::Send(TerminalId id, SendRequest request) {
   auto it = terminals_.find(id);
   if (it == terminals_.end()) return;
-  Terminal& terminal = *it->second;
+  Terminal& terminal = it->second;
 
   if (request.from != terminal.address) {
     Reject(terminal, request.client_id,
@@ -396,7 +424,7 @@ void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status)
     const Error error = status.error();
     for (TerminalId id : askers) {
       if (auto t = terminals_.find(id); t != terminals_.end()) {
-        Reject(*t->second, message.client_id, error);
+        Reject(t->second, message.client_id, error);
       }
     }
     return;
@@ -415,7 +443,7 @@ void Exchange::Admit(const std::shared_ptr<Pending>& pending, std::span<const Te
   dedup_expiry_.emplace_back(message.ts_ms + options_.dedup_window_ms, pending->dedup_key);
   for (std::size_t i = 0; i < askers.size(); ++i) {
     if (auto t = terminals_.find(askers[i]); t != terminals_.end()) {
-      t->second->link->Accepted(message.client_id, message.message_id, message.ts_ms, i > 0);
+      t->second.link->Accepted(message.client_id, message.message_id, message.ts_ms, i > 0);
     }
   }
 
@@ -439,9 +467,9 @@ void Exchange::FanOut(const std::shared_ptr<Pending>& pending) {
   for (TerminalId id : mailbox->second->terminals) {
     auto t = terminals_.find(id);
     if (t == terminals_.end()) continue;
-    Terminal& terminal = *t->second;
+    Terminal& terminal = t->second;
     // A device still being paged through its mailbox gets this message when the pages reach it.
-    if (terminal.catch_up_after) continue;
+    if (terminal.CatchingUp()) continue;
     if (WouldOverflow(terminal, *pending)) {
       slow.push_back(id);
       continue;
@@ -454,14 +482,14 @@ void Exchange::FanOut(const std::shared_ptr<Pending>& pending) {
 }
 
 void Exchange::CatchUp(Terminal& terminal) {
-  if (!terminal.catch_up_after) return;
+  if (!terminal.CatchingUp()) return;
   auto mailbox = mailboxes_.find(terminal.address);
   if (mailbox == mailboxes_.end()) {
-    terminal.catch_up_after.reset();
+    terminal.catch_up_after = Terminal::kCaughtUp;
     return;
   }
   auto& messages = mailbox->second->messages;
-  for (auto it = messages.upper_bound(*terminal.catch_up_after); it != messages.end(); ++it) {
+  for (auto it = messages.upper_bound(terminal.catch_up_after); it != messages.end(); ++it) {
     if (PageFull(terminal)) {
       catch_up_pauses_.Inc();
       return;
@@ -469,7 +497,7 @@ void Exchange::CatchUp(Terminal& terminal) {
     terminal.catch_up_after = it->first;
     if (it->second->acked_devices.count(terminal.device) == 0) DeliverTo(terminal, *it->second);
   }
-  terminal.catch_up_after.reset();
+  terminal.catch_up_after = Terminal::kCaughtUp;
 }
 
 bool Exchange::PageFull(const Terminal& terminal) const {
@@ -492,10 +520,10 @@ void Exchange::DropSlowConsumer(TerminalId id) {
   if (it == terminals_.end()) return;
   slow_consumers_.Inc();
   Log().info("[term {}] {} device '{}' is a slow consumer: {} bytes waiting; disconnecting", id,
-             it->second->address.ToString(), it->second->device, it->second->link->Backlog());
+             it->second.address.ToString(), it->second.device, it->second.link->Backlog());
   // Detach first: nothing more is queued for it, and what waits stays in the mailbox for the next
   // connection. The link pointer keeps the connection alive through Disconnect().
-  std::shared_ptr<TerminalLink> link = it->second->link;
+  std::shared_ptr<TerminalLink> link = it->second.link;
   Detach(id);
   link->Disconnect(MakeError(ErrorCode::kSlowConsumer,
                              "the terminal reads too slowly; reconnect to get what waits"));
@@ -527,7 +555,7 @@ std::string Exchange::NextMessageId() {
 void Exchange::Ack(TerminalId id, const std::string& message_id) {
   auto it = terminals_.find(id);
   if (it == terminals_.end()) return;
-  Terminal& terminal = *it->second;
+  Terminal& terminal = it->second;
   AckMessage(terminal, message_id);
   // An ack means the terminal reads: time for the next page of its mailbox, if one waits.
   CatchUp(terminal);
@@ -582,7 +610,7 @@ void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
 void Exchange::Read(TerminalId id, const std::string& message_id) {
   auto it = terminals_.find(id);
   if (it == terminals_.end()) return;
-  const Terminal& terminal = *it->second;
+  const Terminal& terminal = it->second;
 
   auto mailbox = mailboxes_.find(terminal.address);
   if (mailbox != mailboxes_.end()) {
@@ -614,7 +642,7 @@ void Exchange::SendReceipt(const Address& sender, const std::string& client_id,
   if (mailbox == mailboxes_.end()) return;
   for (TerminalId id : mailbox->second->terminals) {
     if (auto t = terminals_.find(id); t != terminals_.end()) {
-      t->second->link->Receipt(client_id, message_id, status);
+      t->second.link->Receipt(client_id, message_id, status);
     }
   }
 }
@@ -654,7 +682,7 @@ void Exchange::ForgetStaleDevices(Mailbox& mailbox, std::int64_t stale_before_ms
     // A device connected now is not stale, however long ago it first said hello.
     return std::none_of(mailbox.terminals.begin(), mailbox.terminals.end(), [&](TerminalId id) {
       auto t = terminals_.find(id);
-      return t != terminals_.end() && t->second->device == device.first;
+      return t != terminals_.end() && t->second.device == device.first;
     });
   });
   // With no device left, messages wait for the next device (or for their retention to end).
@@ -673,9 +701,10 @@ void Exchange::DropAccount(const Address& address, const Error& why) {
   auto mailbox = mailboxes_.find(address);
   if (mailbox == mailboxes_.end()) return;
   // Disconnect() may call back into Detach(), which edits the terminal list: work on a copy.
-  const std::vector<TerminalId> connected = mailbox->second->terminals;
+  const std::vector<TerminalId> connected(mailbox->second->terminals.begin(),
+                                          mailbox->second->terminals.end());
   for (TerminalId id : connected) {
-    if (auto t = terminals_.find(id); t != terminals_.end()) t->second->link->Disconnect(why);
+    if (auto t = terminals_.find(id); t != terminals_.end()) t->second.link->Disconnect(why);
   }
   mailbox = mailboxes_.find(address);
   if (mailbox == mailboxes_.end()) return;

@@ -113,6 +113,10 @@ class Exchange : public registry::RegistryObserver {
   // Drops expired messages and dedup records; call periodically.
   void Sweep(std::int64_t now_ms);
 
+  // The address an attached terminal authenticated as; nullptr once it is detached (or never was).
+  // Valid until the terminal is detached.
+  const Address* AddressOf(TerminalId id) const;
+
   std::size_t TerminalCount() const { return terminals_.size(); }
   std::size_t QueuedMessages() const { return queued_messages_; }
   struct TerminalInfo {
@@ -170,7 +174,7 @@ class Exchange : public registry::RegistryObserver {
   // Shared with store completions, which may outlive the exchange during shutdown.
   std::shared_ptr<CommitInbox> inbox_;
 
-  std::unordered_map<TerminalId, std::unique_ptr<Terminal>> terminals_;
+  std::unordered_map<TerminalId, Terminal> terminals_;  // nodes: a Terminal& stays valid
   std::unordered_map<Address, std::unique_ptr<Mailbox>, AddressHash> mailboxes_;
   struct DedupEntry {
     std::string message_id;

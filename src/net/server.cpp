@@ -281,35 +281,34 @@ void ServerCore::Unregister(std::uint64_t id) {
 }
 
 Admission ServerCore::Admit(const std::string& address) {
-  auto& count = per_address[address];
+  auto& entry = *per_address.try_emplace(address, 0).first;
+  auto& count = entry.second;
   const auto most = options.max_connections_per_address;
   if (most != 0 && count >= most) {
     stats.refused_per_address.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
   ++count;
-  return Admission(this, address);
+  return Admission(this, &entry);
 }
 
 Admission::Admission(Admission&& other) noexcept
-    : core_(std::exchange(other.core_, nullptr)), address_(std::move(other.address_)) {}
+    : core_(std::exchange(other.core_, nullptr)), entry_(std::exchange(other.entry_, nullptr)) {}
 
 Admission& Admission::operator=(Admission&& other) noexcept {
   if (this != &other) {
     Release();
     core_ = std::exchange(other.core_, nullptr);
-    address_ = std::move(other.address_);
+    entry_ = std::exchange(other.entry_, nullptr);
   }
   return *this;
 }
 
 void Admission::Release() {
   if (core_ == nullptr) return;
-  auto it = core_->per_address.find(address_);
-  if (it != core_->per_address.end() && --it->second == 0) {
-    core_->per_address.erase(it);
-  }
+  if (--entry_->second == 0) core_->per_address.erase(core_->per_address.find(entry_->first));
   core_ = nullptr;
+  entry_ = nullptr;
 }
 
 struct Server::Impl : ServerCore {

@@ -91,7 +91,8 @@ struct ServerCore;
 class Admission {
  public:
   Admission() = default;
-  Admission(ServerCore* core, std::string address) : core_(core), address_(std::move(address)) {}
+  using Entry = std::pair<const std::string, std::size_t>;  // an element of ServerCore::per_address
+  Admission(ServerCore* core, Entry* entry) : core_(core), entry_(entry) {}
   Admission(Admission&& other) noexcept;
   Admission& operator=(Admission&& other) noexcept;
   Admission(const Admission&) = delete;
@@ -103,7 +104,7 @@ class Admission {
 
  private:
   ServerCore* core_ = nullptr;
-  std::string address_;
+  Entry* entry_ = nullptr;  // stays put: the count it holds keeps the element in the map
 };
 
 // The listener and the registry of live sessions. Sessions hold it by shared_ptr, so it outlives

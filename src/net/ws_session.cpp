@@ -4,11 +4,13 @@
 //
 // Memory: most connections sit idle, so an idle one holds its socket, Beast's stream state (whose
 // fixed 1.5 KB read buffer is the largest part), this object and one pending read. The read is a
-// plain callback chain, not a coroutine, and asks for one byte of a new message, so the message
-// buffer it prepares while waiting is a few bytes; the buffer is released after each message. The
-// read stays pending rather than waiting for readiness: Beast may hold the next frames in its own
-// buffer, where a readiness wait on the socket would not see them. Keep-alive pings and timeouts
-// are driven by the server's sweep (Session::Tick), not by a timer per connection.
+// plain callback chain, not a coroutine, and waits for a new message's first byte in a byte of
+// this object's own, so an idle connection holds no message buffer; the buffer a message is read
+// into is released after each message, and the outbox of frames to write exists only while there
+// is something to write. The read stays pending rather than waiting for readiness: Beast may hold
+// the next frames in its own buffer, where a readiness wait on the socket would not see them.
+// Keep-alive pings and timeouts are driven by the server's sweep (Session::Tick), not by a timer
+// per connection.
 //
 // Lifetime: every pending operation's handler holds a shared_ptr to the session, so the session
 // lives until the last of them has completed; ServerCore::sessions holds only a weak_ptr.
@@ -118,7 +120,7 @@ class WsSession final : public Session,
   void OnAccepted(const boost::system::error_code& ec);
   void ReadSome();
   std::size_t ReadLimit() const;
-  void OnRead(const boost::system::error_code& ec);
+  void OnRead(const boost::system::error_code& ec, std::size_t bytes);
   void Dispatch();
   void HeardFromPeer();
   void StartWriting();
@@ -136,21 +138,28 @@ class WsSession final : public Session,
 
   // Holds at most max_frame_bytes + 1 of the message being read; released after each message.
   beast::flat_buffer buffer_;
+  char first_byte_ = 0;      // where the read between messages puts the next message's first byte
   bool in_message_ = false;  // a piece of the current message was read
   bool binary_ = false;      // the current message is binary: dropped as it arrives
   bool too_large_ = false;   // the current message is over max_frame_bytes: dropped likewise
 
-  // The vector allocates nothing while empty, which is how an idle connection keeps it.
-  std::vector<std::string> queue_;  // waiting to be written, from next_
-  std::size_t next_ = 0;
-  std::string writing_;  // the message being written while write_pending_; its own buffer
+  // What is being written and what waits, and the close still to be sent. It exists only while
+  // there is something to write: an idle connection holds a null pointer.
+  struct Outbox {
+    std::vector<std::string> queue;  // waiting to be written, from `next`
+    std::size_t next = 0;
+    std::string writing;  // the message being written while write_pending_; its own buffer
+    std::string close_reason;
+  };
+  Outbox& Out();
+  void ReleaseOutboxIfIdle();
+  std::unique_ptr<Outbox> out_;
   std::size_t queued_bytes_ = 0;
 
-  Clock::time_point started_ = Clock::now();
-  Clock::time_point last_read_ = started_;
-  Clock::time_point close_sent_at_{};
+  // When the opening handshake began; once our close frame is out, when that went.
+  Clock::time_point handshake_began_ = Clock::now();
+  Clock::time_point last_read_ = handshake_began_;
   std::uint16_t close_code_ = 0;
-  std::string close_reason_;
   bool open_ = false;  // from the handshake until Finish()
   bool write_pending_ = false;
   bool ping_pending_ = false;
@@ -206,18 +215,21 @@ void WsSession<Wire>::OnAccepted(const boost::system::error_code& ec) {
 
 template <typename Wire>
 void WsSession<Wire>::ReadSome() {
-  // The handler's `self` keeps the session, and so the stream and buffer_, alive meanwhile.
-  ws_.async_read_some(buffer_, ReadLimit(),
-                      [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        self->OnRead(ec);
-                      });
+  // Between messages the read waits with a one-byte buffer of this object's own; inside a message
+  // it reads into buffer_. Reading into a plain buffer, rather than Beast's dynamic-buffer read,
+  // also keeps the operation pending on an idle connection one layer smaller.
+  const auto into = in_message_ ? buffer_.prepare(ReadLimit()) : asio::buffer(&first_byte_, 1);
+  // The handler's `self` keeps the session, and so the stream and the buffers, alive meanwhile.
+  ws_.async_read_some(
+      into, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
+        self->OnRead(ec, bytes);
+      });
 }
 
-// One byte opens a message, so that the read pending on an idle connection prepares almost no
-// buffer; then chunks, and one byte past max_frame_bytes is enough to know a message is too large.
+// Inside a message: chunks, and one byte past max_frame_bytes is enough to know a message is too
+// large. (Between messages ReadSome reads one byte into first_byte_.)
 template <typename Wire>
 std::size_t WsSession<Wire>::ReadLimit() const {
-  if (!in_message_) return 1;
   if (binary_ || too_large_) return kReadChunk;
   const auto max = core_->options.max_frame_bytes;
   const auto left = max > buffer_.size() ? max - buffer_.size() : 0;
@@ -227,7 +239,7 @@ std::size_t WsSession<Wire>::ReadLimit() const {
 // Binary and oversized messages are dropped as they arrive, so that a large message costs no
 // more memory than a small one.
 template <typename Wire>
-void WsSession<Wire>::OnRead(const boost::system::error_code& ec) {
+void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t bytes) {
   if (finished_) return;
   if (ec) {
     Finish(ec);
@@ -235,6 +247,11 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec) {
   }
 
   HeardFromPeer();
+  if (in_message_) {
+    buffer_.commit(bytes);
+  } else if (bytes > 0) {
+    buffer_.commit(asio::buffer_copy(buffer_.prepare(1), asio::buffer(&first_byte_, 1)));
+  }
   in_message_ = true;
   binary_ = ws_.got_binary();
   if (!binary_ && buffer_.size() > core_->options.max_frame_bytes) too_large_ = true;
@@ -287,7 +304,7 @@ template <typename Wire>
 void WsSession<Wire>::Send(std::string text) {
   if (!IsOpen()) return;
   queued_bytes_ += text.size();
-  queue_.push_back(std::move(text));
+  Out().queue.push_back(std::move(text));
   StartWriting();
 }
 
@@ -296,7 +313,7 @@ void WsSession<Wire>::Close(std::uint16_t code, std::string reason) {
   if (!IsOpen()) return;
   close_requested_ = true;
   close_code_ = code;
-  close_reason_ = std::move(reason);
+  Out().close_reason = std::move(reason);
   NetLogger().debug("[conn {}] closing with {}", id_, code);
   StartWriting();
 }
@@ -308,16 +325,18 @@ void WsSession<Wire>::StartWriting() {
   if (write_pending_ || finished_ || !open_) return;
   auto self = this->shared_from_this();
 
-  if (next_ < queue_.size()) {
+  if (out_ && out_->next < out_->queue.size()) {
+    Outbox& out = *out_;
     write_pending_ = true;
-    writing_ = std::move(queue_[next_++]);
-    // Back to idle: hold no memory for the queue.
-    if (next_ == queue_.size()) {
-      std::vector<std::string>().swap(queue_);
-      next_ = 0;
+    out.writing = std::move(out.queue[out.next++]);
+    // The last one: hold no memory for the queue.
+    if (out.next == out.queue.size()) {
+      std::vector<std::string>().swap(out.queue);
+      out.next = 0;
     }
-    // `self` keeps writing_, which the buffer points into, alive until the write completes.
-    ws_.async_write(asio::buffer(writing_),
+    // `self` keeps the outbox, and so `writing`, which the buffer points into, alive until the
+    // write completes: the outbox is released only while no write is pending.
+    ws_.async_write(asio::buffer(out.writing),
                     [self](boost::system::error_code ec, std::size_t) { self->OnWritten(ec); });
     return;
   }
@@ -325,11 +344,11 @@ void WsSession<Wire>::StartWriting() {
 
   // The close frame has room for 123 bytes of reason.
   websocket::close_reason close(close_code_);
-  close.reason.assign(close_reason_.data(),
-                      std::min(close_reason_.size(), close.reason.max_size()));
-  std::string().swap(close_reason_);
+  const std::string& reason = Out().close_reason;
+  close.reason.assign(reason.data(), std::min(reason.size(), close.reason.max_size()));
+  out_.reset();  // nothing is being written (write_pending_ is false) and nothing waits
   close_sent_ = true;
-  close_sent_at_ = Clock::now();
+  handshake_began_ = Clock::now();
   // Beast completes the close when the peer's answer is read (by the pending read or by the
   // close itself) and the connection is torn down.
   ws_.async_close(close, [self](boost::system::error_code ec) {
@@ -338,11 +357,27 @@ void WsSession<Wire>::StartWriting() {
 }
 
 template <typename Wire>
+typename WsSession<Wire>::Outbox& WsSession<Wire>::Out() {
+  if (!out_) out_ = std::make_unique<Outbox>();
+  return *out_;
+}
+
+// After a write: an outbox with nothing more to write (and no close waiting) is given back.
+template <typename Wire>
+void WsSession<Wire>::ReleaseOutboxIfIdle() {
+  if (out_->next < out_->queue.size() || (close_requested_ && !close_sent_)) {
+    std::string().swap(out_->writing);
+    return;
+  }
+  out_.reset();
+}
+
+template <typename Wire>
 void WsSession<Wire>::OnWritten(const boost::system::error_code& ec) {
   write_pending_ = false;
   if (finished_) return;
-  queued_bytes_ -= writing_.size();
-  std::string().swap(writing_);
+  queued_bytes_ -= out_->writing.size();
+  ReleaseOutboxIfIdle();
   if (ec) {
     NetLogger().debug("[conn {}] write failed: {}", id_, ec.message());
     Finish(ec);
@@ -383,8 +418,7 @@ template <typename Wire>
 void WsSession<Wire>::Tick(Clock::time_point now) {
   if (finished_) return;
   if (!open_ || close_sent_) {
-    const auto since = open_ ? close_sent_at_ : started_;
-    if (now - since >= kHandshakeTimeout) Finish(asio::error::timed_out);
+    if (now - handshake_began_ >= kHandshakeTimeout) Finish(asio::error::timed_out);
     return;
   }
   const auto idle = core_->options.ws_idle_timeout;
@@ -404,8 +438,7 @@ void WsSession<Wire>::Finish(const boost::system::error_code& ec) {
   finished_ = true;
   boost::system::error_code ignored;
   SocketOf(ws_.next_layer()).close(ignored);
-  std::vector<std::string>().swap(queue_);
-  next_ = 0;
+  if (!write_pending_) out_.reset();  // a pending write still points into it
   queued_bytes_ = 0;
 
   NetLogger().debug("[conn {}] WebSocket closed: {}", id_, Why(ec));

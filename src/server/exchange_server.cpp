@@ -27,6 +27,7 @@
 #include "net/server.h"
 #include "offload/offload_service.h"
 #include "registry/registry.h"
+#include "server/heap_trimmer.h"
 #include "server/webhook_sender.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -36,6 +37,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr auto kSweepInterval = std::chrono::seconds(60);
+// Connections opened or closed in one burst after which the heap's free pages go back to the OS.
+// The check runs every kHeapTick; a burst is over at the first tick with no new connection.
+constexpr std::size_t kTrimChurn = 1000;
+constexpr auto kHeapTick = std::chrono::seconds(1);
 constexpr auto kDrainPoll = std::chrono::milliseconds(50);
 constexpr int kDrainPolls = 60;  // three seconds for connections to close after shutdown starts
 
@@ -275,6 +280,24 @@ int RunExchange(const Config& config) {
       std::chrono::milliseconds(config.offload_tick_ms), [&] { offload.Tick(); }, true);
   auto rate_sample = loop.Schedule(
       std::chrono::seconds(1), [&] { topology_view.Sample(); }, true);
+  HeapTrimmer heap_trimmer(kTrimChurn);
+  Counter& heap_trims = metrics.GetCounter(
+      "switchboard_heap_trims_total", "Free heap pages returned to the OS after connection bursts");
+  auto heap_tick = loop.Schedule(
+      kHeapTick,
+      [&] {
+        const auto started = std::chrono::steady_clock::now();
+        if (!heap_trimmer.Observe(server.stats().accepted.load(std::memory_order_relaxed),
+                                  server.ConnectionCount())) {
+          return;
+        }
+        heap_trims.Inc();
+        const std::chrono::duration<double, std::milli> took =
+            std::chrono::steady_clock::now() - started;
+        Log()->debug("returned free heap pages after a connection burst in {:.1f} ms",
+                     took.count());
+      },
+      true);
 
   // 3. Graceful shutdown: the store's flush runs on its own thread so that the loop keeps sending
   // the `accepted` answers that the flush produces.

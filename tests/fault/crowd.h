@@ -4,9 +4,9 @@
 //
 // A connection that fails before the exchange answered its upgrade is opened again, a few times
 // with a growing pause, as a terminal reconnects: a burst of thousands of SYNs overflows the
-// kernel's SYN queue (net.ipv4.tcp_max_syn_backlog: 2048 on the machines seen), the rest go through SYN cookies, and
-// the kernel resets a few of those handshakes before the exchange ever sees them. A connection
-// the exchange answered with a refusal is not retried.
+// kernel's SYN queue (net.ipv4.tcp_max_syn_backlog: 2048 on the machines seen), the rest go through
+// SYN cookies, and the kernel resets a few of those handshakes before the exchange ever sees them.
+// A connection the exchange answered with a refusal is not retried.
 //
 // Thread-safety: one call at a time; it blocks the calling thread until done or timed out.
 #pragma once
@@ -22,8 +22,8 @@ namespace sb::fault {
 inline constexpr int kCrowdConnectAttempts = 5;
 
 struct CrowdResult {
-  std::size_t welcomed = 0;  // connections that got `welcome`
-  std::size_t failed = 0;    // refused, reset or closed before welcome, retries spent
+  std::size_t welcomed = 0;    // connections that got `welcome`
+  std::size_t failed = 0;      // refused, reset or closed before welcome, retries spent
   std::size_t reconnects = 0;  // connections opened again after failing before the upgrade
 };
 

@@ -429,9 +429,9 @@ TEST_F(FaultTest, TenThousandTerminalsConnectingAtOnceAllGetIn) {
   EXPECT_EQ(result.welcomed, static_cast<std::size_t>(kTerminals)) << result.failed << " failed";
   // Reconnects are for handshakes the kernel dropped: the exchange itself turned no one away.
   itest::Api api(exchange_->Port());
-  EXPECT_EQ(itest::MetricValue(api.Call("GET", "/metrics", {}).raw,
-                               "switchboard_listener_refused_total"),
-            0);
+  EXPECT_EQ(
+      itest::MetricValue(api.Call("GET", "/metrics", {}).raw, "switchboard_listener_refused_total"),
+      0);
 }
 
 }  // namespace

@@ -233,14 +233,21 @@ std::size_t SqliteStore::QueueDepth() const {
 }
 
 void SqliteStore::WriterLoop() {
+  // The batch keeps room for this many mutations between commits; a burst's larger batch gives its
+  // memory back once committed, so a quiet store holds little (a full batch is megabytes).
+  constexpr std::size_t kKeptCapacity = 256;
   std::vector<Pending> batch;
-  batch.reserve(std::min<std::size_t>(max_batch_, 4096));
+  batch.reserve(std::min(max_batch_, kKeptCapacity));
   while (TakeBatch(batch)) {
     const Status status = CommitBatch(batch);
     MarkCommitted();
     RunCompletions(batch, status);
     MarkFinished(batch.size());
     batch.clear();
+    if (batch.capacity() > kKeptCapacity) {
+      std::vector<Pending>().swap(batch);
+      batch.reserve(std::min(max_batch_, kKeptCapacity));
+    }
   }
 }
 
