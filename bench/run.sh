@@ -15,6 +15,7 @@ QUICK=0
 [[ ${1:-} == --quick ]] && QUICK=1
 BUILD_DIR=${BUILD_DIR:-$ROOT/build/bench}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/sb-bench.XXXXXX)}
+mkdir -p "$OUT_DIR"
 RESULTS=$OUT_DIR/results.jsonl
 DOC=${DOC:-$ROOT/docs/benchmarks.md}
 SVG_DIR=${SVG_DIR:-$ROOT/docs/benchmarks}
