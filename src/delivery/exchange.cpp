@@ -186,8 +186,7 @@ void Exchange::Load(const store::Snapshot& snapshot) {
   for (const auto& device : snapshot.devices) {
     if (!registry_.HasAccount(device.address)) continue;
     auto& mailbox = mailboxes_[device.address];
-    if (!mailbox) mailbox = std::make_unique<Mailbox>();
-    SetLastSeen(mailbox->devices, device.device, device.last_seen_ms);
+    SetLastSeen(mailbox.devices, device.device, device.last_seen_ms);
   }
 
   std::vector<std::string> orphans;
@@ -204,8 +203,7 @@ void Exchange::Load(const store::Snapshot& snapshot) {
     pending->acked_devices.insert(stored.acked_devices.begin(), stored.acked_devices.end());
     pending->delivered_sent = !stored.acked_devices.empty();
     auto& mailbox = mailboxes_[message.to];
-    if (!mailbox) mailbox = std::make_unique<Mailbox>();
-    mailbox->messages.emplace(ParseMessageId(message.message_id), std::move(pending));
+    mailbox.messages.emplace(ParseMessageId(message.message_id), std::move(pending));
     ++queued_messages_;
   }
   if (!orphans.empty()) store_.Submit(store::DeleteMessages{std::move(orphans)}, {});
@@ -230,8 +228,7 @@ void Exchange::Attach(TerminalId id, const Address& address, const std::string& 
           .first->second;
   terminals_gauge_.Set(static_cast<std::int64_t>(terminals_.size()));
   auto& mailbox = mailboxes_[address];
-  if (!mailbox) mailbox = std::make_unique<Mailbox>();
-  mailbox->terminals.push_back(id);
+  mailbox.terminals.push_back(id);
   RememberDevice(address, device);
 
   // Everything this device has not acked yet, in acceptance order.
@@ -245,7 +242,7 @@ void Exchange::Detach(TerminalId id) {
   if (it == terminals_.end()) return;
   auto mailbox = mailboxes_.find(it->second.address);
   if (mailbox != mailboxes_.end()) {
-    auto& connected = mailbox->second->terminals;
+    auto& connected = mailbox->second.terminals;
     connected.erase(std::remove(connected.begin(), connected.end(), id), connected.end());
   }
   Log().debug("[term {}] detached {}", id, it->second.address.ToString());
@@ -255,7 +252,7 @@ void Exchange::Detach(TerminalId id) {
 
 void Exchange::RememberDevice(const Address& address, const std::string& device) {
   const std::int64_t now = NowMillis();
-  SetLastSeen(mailboxes_[address]->devices, device, now);
+  SetLastSeen(mailboxes_[address].devices, device, now);
   // Refreshing last-seen on every attach keeps an active device from being forgotten.
   store_.Submit(store::PutDevice{store::DeviceRecord{address, device, now}}, {});
 }
@@ -269,7 +266,7 @@ std::vector<Exchange::TerminalInfo> Exchange::TerminalsOf(const Address& address
   std::vector<TerminalInfo> infos;
   auto mailbox = mailboxes_.find(address);
   if (mailbox == mailboxes_.end()) return infos;
-  for (TerminalId id : mailbox->second->terminals) {
+  for (TerminalId id : mailbox->second.terminals) {
     auto t = terminals_.find(id);
     if (t == terminals_.end()) continue;
     infos.push_back(TerminalInfo{id, t->second.device, t->second.connected_ms,
@@ -312,8 +309,7 @@ Status Exchange::CheckRecipient(const SendRequest& request) const {
 
   auto mailbox = mailboxes_.find(request.to);
   if (mailbox != mailboxes_.end() &&
-      mailbox->second->messages.size() + mailbox->second->in_flight >=
-          options_.account_queue_quota) {
+      mailbox->second.messages.size() + mailbox->second.in_flight >= options_.account_queue_quota) {
     return MakeError(ErrorCode::kRecipientQueueFull,
                      "the recipient has too many messages waiting; retry later");
   }
@@ -377,8 +373,7 @@ void Exchange::Accept(Terminal& terminal, SendRequest request, std::string dedup
   }
 
   auto& mailbox = mailboxes_[message.to];
-  if (!mailbox) mailbox = std::make_unique<Mailbox>();
-  ++mailbox->in_flight;
+  ++mailbox.in_flight;
   in_flight_[pending->dedup_key] = std::make_shared<InFlight>(InFlight{message.message_id, {}});
   // The completion runs on the store thread and only queues the outcome; the inbox keeps itself
   // (and the pending message) alive until the loop drains it, which may be after the exchange is
@@ -414,8 +409,7 @@ void Exchange::OnDurable(const std::shared_ptr<Pending>& pending, Status status)
   std::shared_ptr<InFlight> in_flight = in_flight_[pending->dedup_key];
   in_flight_.erase(pending->dedup_key);
   auto& mailbox = mailboxes_[message.to];
-  if (!mailbox) mailbox = std::make_unique<Mailbox>();
-  --mailbox->in_flight;
+  --mailbox.in_flight;
 
   std::vector<TerminalId> askers{pending->sender_terminal};
   if (in_flight) askers.insert(askers.end(), in_flight->waiters.begin(), in_flight->waiters.end());
@@ -453,8 +447,7 @@ void Exchange::Admit(const std::shared_ptr<Pending>& pending, std::span<const Te
     return;
   }
   auto& mailbox = mailboxes_[message.to];
-  if (!mailbox) mailbox = std::make_unique<Mailbox>();
-  mailbox->messages.emplace(ParseMessageId(message.message_id), pending);
+  mailbox.messages.emplace(ParseMessageId(message.message_id), pending);
   ++queued_messages_;
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
   FanOut(pending);
@@ -464,7 +457,7 @@ void Exchange::FanOut(const std::shared_ptr<Pending>& pending) {
   auto mailbox = mailboxes_.find(pending->message.to);
   if (mailbox == mailboxes_.end()) return;
   std::vector<TerminalId> slow;
-  for (TerminalId id : mailbox->second->terminals) {
+  for (TerminalId id : mailbox->second.terminals) {
     auto t = terminals_.find(id);
     if (t == terminals_.end()) continue;
     Terminal& terminal = t->second;
@@ -488,7 +481,7 @@ void Exchange::CatchUp(Terminal& terminal) {
     terminal.catch_up_after = Terminal::kCaughtUp;
     return;
   }
-  auto& messages = mailbox->second->messages;
+  auto& messages = mailbox->second.messages;
   for (auto it = messages.upper_bound(terminal.catch_up_after); it != messages.end(); ++it) {
     if (PageFull(terminal)) {
       catch_up_pauses_.Inc();
@@ -564,7 +557,7 @@ void Exchange::Ack(TerminalId id, const std::string& message_id) {
 void Exchange::AckMessage(Terminal& terminal, const std::string& message_id) {
   auto mailbox = mailboxes_.find(terminal.address);
   if (mailbox == mailboxes_.end()) return;
-  auto& messages = mailbox->second->messages;
+  auto& messages = mailbox->second.messages;
   auto found = messages.find(ParseMessageId(message_id));
   if (found == messages.end() || found->second->message.message_id != message_id) return;
 
@@ -577,8 +570,8 @@ void Exchange::AckMessage(Terminal& terminal, const std::string& message_id) {
                 ReceiptStatus::kDelivered);
   }
 
-  if (AckedByAll(*mailbox->second, pending)) {
-    Finish(*mailbox->second, message_id);
+  if (AckedByAll(mailbox->second, pending)) {
+    Finish(mailbox->second, message_id);
   } else {
     store_.Submit(store::AckMessage{message_id, terminal.device}, {});
   }
@@ -614,8 +607,8 @@ void Exchange::Read(TerminalId id, const std::string& message_id) {
 
   auto mailbox = mailboxes_.find(terminal.address);
   if (mailbox != mailboxes_.end()) {
-    auto found = mailbox->second->messages.find(ParseMessageId(message_id));
-    if (found != mailbox->second->messages.end() &&
+    auto found = mailbox->second.messages.find(ParseMessageId(message_id));
+    if (found != mailbox->second.messages.end() &&
         found->second->message.message_id == message_id) {
       Pending& pending = *found->second;
       if (pending.read_sent) return;
@@ -640,7 +633,7 @@ void Exchange::SendReceipt(const Address& sender, const std::string& client_id,
   // that moment misses them, because receipts are not stored.
   auto mailbox = mailboxes_.find(sender);
   if (mailbox == mailboxes_.end()) return;
-  for (TerminalId id : mailbox->second->terminals) {
+  for (TerminalId id : mailbox->second.terminals) {
     if (auto t = terminals_.find(id); t != terminals_.end()) {
       t->second.link->Receipt(client_id, message_id, status);
     }
@@ -651,13 +644,13 @@ void Exchange::SendReceipt(const Address& sender, const std::string& client_id,
 
 void Exchange::Sweep(std::int64_t now_ms) {
   for (auto& [address, mailbox] : mailboxes_) {
-    std::erase_if(mailbox->messages, [&](const auto& entry) {
+    std::erase_if(mailbox.messages, [&](const auto& entry) {
       if (entry.second->expires_ms > now_ms) return false;
       expired_.Inc();
       --queued_messages_;
       return true;
     });
-    ForgetStaleDevices(*mailbox, now_ms - options_.retention_ms);
+    ForgetStaleDevices(mailbox, now_ms - options_.retention_ms);
   }
   while (!dedup_expiry_.empty() && dedup_expiry_.front().first <= now_ms) {
     dedup_.erase(dedup_expiry_.front().second);
@@ -701,17 +694,17 @@ void Exchange::DropAccount(const Address& address, const Error& why) {
   auto mailbox = mailboxes_.find(address);
   if (mailbox == mailboxes_.end()) return;
   // Disconnect() may call back into Detach(), which edits the terminal list: work on a copy.
-  const std::vector<TerminalId> connected(mailbox->second->terminals.begin(),
-                                          mailbox->second->terminals.end());
+  const std::vector<TerminalId> connected(mailbox->second.terminals.begin(),
+                                          mailbox->second.terminals.end());
   for (TerminalId id : connected) {
     if (auto t = terminals_.find(id); t != terminals_.end()) t->second.link->Disconnect(why);
   }
   mailbox = mailboxes_.find(address);
   if (mailbox == mailboxes_.end()) return;
-  queued_messages_ -= mailbox->second->messages.size();
-  mailbox->second->messages.clear();
+  queued_messages_ -= mailbox->second.messages.size();
+  mailbox->second.messages.clear();
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
-  if (mailbox->second->in_flight == 0) mailboxes_.erase(mailbox);
+  if (mailbox->second.in_flight == 0) mailboxes_.erase(mailbox);
 }
 
 void Exchange::OnPlatformDeregistered(const std::string& platform_id) {

@@ -174,8 +174,8 @@ class Exchange : public registry::RegistryObserver {
   // Shared with store completions, which may outlive the exchange during shutdown.
   std::shared_ptr<CommitInbox> inbox_;
 
-  std::unordered_map<TerminalId, Terminal> terminals_;  // nodes: a Terminal& stays valid
-  std::unordered_map<Address, std::unique_ptr<Mailbox>, AddressHash> mailboxes_;
+  std::unordered_map<TerminalId, Terminal> terminals_;           // nodes: a Terminal& stays valid
+  std::unordered_map<Address, Mailbox, AddressHash> mailboxes_;  // nodes: a Mailbox& stays valid
   struct DedupEntry {
     std::string message_id;
     std::int64_t ts_ms = 0;

@@ -348,12 +348,14 @@ INSTANTIATE_TEST_SUITE_P(FullOrReadOnly, DiskFaultTest, ::testing::Values(ENOSPC
                          });
 
 // The bound on other clients' latency while one client floods bad frames: p99 of a send's round
-// trip under 500 ms on a two-core machine. A guard against starvation, not a benchmark.
+// trip under 500 ms on a two-core machine. A guard against starvation, not a benchmark. The
+// per-connection frame rate is one that the flooder outpaces even under sanitizers on a loaded
+// machine, and that the measured client's 300 sends stay within.
 TEST_F(FaultTest, BadFrameFloodKeepsOthersP99UnderBound) {
   constexpr auto kP99Bound = 500ms;
   StartExchange(
-      "[limits]\nconnection_frame_rate = 2000\nconnection_frame_burst = 2000\n"
-      "connection_flood_close = 500\n[store]\ndurable = false\n");
+      "[limits]\nconnection_frame_rate = 1000\nconnection_frame_burst = 1000\n"
+      "connection_flood_close = 200\n[store]\ndurable = false\n");
   Platform meta = Register("Meta World", {"alice", "mallory"});
   Platform shop = Register("Shop", {"bob"});
 
@@ -390,7 +392,7 @@ TEST_F(FaultTest, BadFrameFloodKeepsOthersP99UnderBound) {
   // flood until the exchange has closed it at least once (bounded), then stop it.
   itest::Api api(exchange_->Port());
   double disconnects = 0;
-  for (int poll = 0; poll < 500 && disconnects < 1; ++poll) {
+  for (int poll = 0; poll < 1500 && disconnects < 1; ++poll) {
     disconnects = itest::MetricValue(api.Call("GET", "/metrics", {}).raw,
                                      "switchboard_flood_disconnects_total");
     if (disconnects < 1) std::this_thread::sleep_for(20ms);
