@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -189,6 +190,15 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 using WsStream = websocket::stream<tcp::socket>;
 
+// The completion token of the client's operations: a future, completed on the client's own thread.
+// Plain use_future completes on the system executor's threads, where the operation (and with it
+// the last reference to a WebSocket stream) could still be destroyed while the fixture destroys
+// client_io_.
+template <typename Stream>
+auto OnClientThread(Stream& stream) {
+  return asio::bind_executor(stream.get_executor(), asio::use_future);
+}
+
 class ServerTest : public ::testing::Test {
  protected:
   ServerTest() : client_thread_([this] { client_io_.run(); }) {
@@ -229,17 +239,18 @@ class ServerTest : public ::testing::Test {
 
   static void Write(tcp::socket& socket, Request& request) {
     request.prepare_payload();
-    Await(http::async_write(socket, request, asio::use_future), [&] { socket.close(); });
+    Await(http::async_write(socket, request, OnClientThread(socket)), [&] { socket.close(); });
   }
 
   static void WriteRaw(tcp::socket& socket, const std::string& bytes) {
-    Await(asio::async_write(socket, asio::buffer(bytes), asio::use_future),
+    Await(asio::async_write(socket, asio::buffer(bytes), OnClientThread(socket)),
           [&] { socket.close(); });
   }
 
   static Response Read(tcp::socket& socket, beast::flat_buffer& buffer) {
     Response response;
-    Await(http::async_read(socket, buffer, response, asio::use_future), [&] { socket.close(); });
+    Await(http::async_read(socket, buffer, response, OnClientThread(socket)),
+          [&] { socket.close(); });
     return response;
   }
 
@@ -247,7 +258,7 @@ class ServerTest : public ::testing::Test {
   static boost::system::error_code ReadUntilClosed(tcp::socket& socket) {
     char byte;
     try {
-      Await(socket.async_read_some(asio::buffer(&byte, 1), asio::use_future),
+      Await(socket.async_read_some(asio::buffer(&byte, 1), OnClientThread(socket)),
             [&] { socket.close(); });
     } catch (const boost::system::system_error& e) {
       return e.code();
@@ -259,7 +270,7 @@ class ServerTest : public ::testing::Test {
   // handshake's answer alone may reach the client before that).
   std::unique_ptr<WsStream> OpenWs() {
     auto ws = std::make_unique<WsStream>(Connect());
-    Await(ws->async_handshake("127.0.0.1", options_.websocket_path, asio::use_future),
+    Await(ws->async_handshake("127.0.0.1", options_.websocket_path, OnClientThread(*ws)),
           [&] { ws->next_layer().close(); });
     WsWrite(*ws, "sync");
     EXPECT_EQ(WsRead(*ws), "echo:sync");
@@ -268,12 +279,12 @@ class ServerTest : public ::testing::Test {
 
   static void WsWrite(WsStream& ws, const std::string& data, bool binary = false) {
     ws.binary(binary);
-    Await(ws.async_write(asio::buffer(data), asio::use_future), [&] { ws.next_layer().close(); });
+    Await(ws.async_write(asio::buffer(data), OnClientThread(ws)), [&] { ws.next_layer().close(); });
   }
 
   static std::string WsRead(WsStream& ws) {
     beast::flat_buffer buffer;
-    Await(ws.async_read(buffer, asio::use_future), [&] { ws.next_layer().close(); });
+    Await(ws.async_read(buffer, OnClientThread(ws)), [&] { ws.next_layer().close(); });
     return beast::buffers_to_string(buffer.data());
   }
 
@@ -454,7 +465,7 @@ TEST_F(ServerTest, UpgradeOnAnotherPathGets404) {
   WsStream ws(Connect());
   websocket::response_type response;
 
-  EXPECT_THROW(Await(ws.async_handshake(response, "127.0.0.1", "/elsewhere", asio::use_future),
+  EXPECT_THROW(Await(ws.async_handshake(response, "127.0.0.1", "/elsewhere", OnClientThread(ws)),
                      [&] { ws.next_layer().close(); }),
                boost::system::system_error);
   EXPECT_EQ(response.result_int(), 404);
@@ -626,7 +637,7 @@ TEST_F(ServerTest, OnWsCloseIsCalledOnceWhenTheClientCloses) {
   Serve();
   auto ws = OpenWs();
 
-  Await(ws->async_close(websocket::close_code::normal, asio::use_future));
+  Await(ws->async_close(websocket::close_code::normal, OnClientThread(*ws)));
   auto closed_id = Await(std::move(handler_.first_close_future));
 
   // OnWsClose and the count's update happen in one loop turn, before this one.
@@ -844,7 +855,7 @@ TEST_F(ServerTest, SilenceEarnsAKeepAlivePingWhichAPongAnswers) {
 
   // The pending read answers the ping with a pong, as any client library does.
   beast::flat_buffer buffer;
-  auto read = ws->async_read(buffer, asio::use_future);
+  auto read = ws->async_read(buffer, OnClientThread(*ws));
   Await(pinged.get_future(), [&] { ws->next_layer().close(); });
 
   auto conn = OnLoop(loop(), [this] { return handler_.connections.at(0); });
