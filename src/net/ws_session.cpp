@@ -330,9 +330,10 @@ void WsSession<Wire>::StartWriting() {
     Outbox& out = *out_;
     write_pending_ = true;
     out.writing = std::move(out.queue[out.next++]);
-    // The last one: hold no memory for the queue.
+    // The last one: start the queue over. Its memory goes with the outbox once the write is done
+    // and nothing more waits.
     if (out.next == out.queue.size()) {
-      std::vector<std::string>().swap(out.queue);
+      out.queue.clear();
       out.next = 0;
     }
     // `self` keeps the outbox, and so `writing`, which the buffer points into, alive until the
