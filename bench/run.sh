@@ -2,7 +2,7 @@
 # Runs the benchmark matrix: the exchange (durable, and with durability off) beside NATS core,
 # JetStream, Mosquitto (QoS 0 and 1), Redis (PUBLISH, and XADD with appendfsync always) and the
 # null relay, all on loopback; then writes docs/benchmarks.md and docs/benchmarks/*.svg.
-#   bench/run.sh            # the default matrix, about 15 minutes
+#   bench/run.sh            # the default matrix, about 8 minutes once built
 #   bench/run.sh --quick    # about a minute: one size, one rate, few idle terminals
 # Environment: BUILD_DIR (default build/bench), OUT_DIR (default a temporary folder; kept),
 # SYSTEMS (labels to run, space-separated; default all), APPEND=1 (add to OUT_DIR's results),
