@@ -3,17 +3,18 @@
 // platforms' keys, and one WebSocket per terminal speaking the terminal protocol. The send's client
 // id starts with the stamp, so `accepted` measures the time to durable acceptance; the message's
 // text starts with it too, so its arrival measures delivery. Receivers ack every message, as a
-// real terminal does, so that mailboxes drain.
+// real terminal does, so that mailboxes drain. Frames written while a send is in flight leave
+// together, as the byte-stream peers' writes do (net::GatheringStream beneath Beast's stream).
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <ctime>
-#include <deque>
 #include <stdexcept>
 
 #include "auth/jwt.h"
 #include "net/client.h"
+#include "net/gathering_stream.h"
 #include "peer.h"
 #include "socket_util.h"
 
@@ -48,14 +49,15 @@ class ExchangeEndpoint final : public Endpoint,
  public:
   ExchangeEndpoint(const EndpointSpec& spec, std::string token, std::string from, std::string to)
       : spec_(spec),
-        ws_(*spec.io),
+        ws_(net::GatheringStream<tcp::socket>(tcp::socket(*spec.io))),
         token_(std::move(token)),
         from_(std::move(from)),
         to_(std::move(to)) {}
 
   void Start(std::function<void(const std::string&)> ready) override {
     ready_ = std::move(ready);
-    auto& socket = beast::get_lowest_layer(ws_).socket();
+    ws_.next_layer().keep_alive(weak_from_this());
+    auto& socket = ws_.next_layer().next_layer();
     boost::system::error_code ec;
     socket.open(tcp::v4(), ec);
     if (ec) return ready_("socket: " + ec.message());
@@ -80,7 +82,7 @@ class ExchangeEndpoint final : public Endpoint,
 
  private:
   void Handshake() {
-    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true));
+    ws_.next_layer().next_layer().set_option(tcp::no_delay(true));
     ws_.text(true);
     const std::string host = spec_.target.host + ":" + std::to_string(spec_.target.port);
     ws_.async_handshake(
@@ -91,18 +93,11 @@ class ExchangeEndpoint final : public Endpoint,
         });
   }
 
-  void Write(std::string frame) {
-    queue_.push_back(std::move(frame));
-    if (queue_.size() == 1) WriteFront();
-  }
-
-  void WriteFront() {
-    ws_.async_write(asio::buffer(queue_.front()),
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                      if (ec) return self->Fail("write: " + ec.message());
-                      self->queue_.pop_front();
-                      if (!self->queue_.empty()) self->WriteFront();
-                    });
+  // Beast frames at once into the gathering stream, which sends in the background.
+  void Write(const std::string& frame) {
+    boost::system::error_code ec;
+    ws_.write(asio::buffer(frame), ec);
+    if (ec) Fail("write: " + ec.message());
   }
 
   void Read() {
@@ -150,9 +145,8 @@ class ExchangeEndpoint final : public Endpoint,
   }
 
   EndpointSpec spec_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<net::GatheringStream<tcp::socket>> ws_;
   beast::flat_buffer buffer_;
-  std::deque<std::string> queue_;
   std::string token_;
   std::string from_;
   std::string to_;

@@ -33,7 +33,8 @@ std::string WithRetryHint(std::string frame, const Error& error) {
 
 // The `message` frame of `message`, encoded once for all the devices it fans out to: the exchange
 // hands the same message object to each device in turn. Loop thread only (hence thread_local).
-std::string MessageFrameFor(const SessionMessage& message, std::string_view sender_platform_name) {
+const std::string& MessageFrameFor(const SessionMessage& message,
+                                   std::string_view sender_platform_name) {
   struct Encoded {
     const SessionMessage* message = nullptr;
     std::string message_id;
@@ -74,7 +75,7 @@ class TerminalGateway::Session : public delivery::TerminalLink {
   delivery::TokenBucket& frames() { return frames_; }
   std::size_t& refused_frames() { return refused_frames_; }
   bool closing() const { return closing_; }
-  void Send(std::string text) { conn_->Send(std::move(text)); }
+  void Send(std::string_view text) { conn_->Send(text); }
 
   void Deliver(const SessionMessage& message, std::string_view sender_platform_name) override {
     conn_->Send(MessageFrameFor(message, sender_platform_name));

@@ -58,11 +58,12 @@ class WsConnection {
   // Process-unique id, for logs and maps.
   virtual std::uint64_t id() const = 0;
   virtual const std::string& remote() const = 0;
-  // Queues a text message. Messages are written in the order queued.
-  virtual void Send(std::string text) = 0;
+  // Queues a text message (copied before the call returns). Messages are written in the order
+  // queued.
+  virtual void Send(std::string_view text) = 0;
   // Sends a close frame after what is queued, then closes.
   virtual void Close(std::uint16_t code, std::string reason) = 0;
-  // Bytes queued and not yet written.
+  // Bytes queued and not yet handed to the socket, WebSocket framing included.
   virtual std::size_t QueuedBytes() const = 0;
   virtual bool IsOpen() const = 0;
 };

@@ -1,13 +1,15 @@
 // One WebSocket connection on Beast's websocket::stream: Beast answers the opening handshake,
 // frames every message and control frame, and closes; this session reads text messages for the
-// Handler and writes what the Handler queues, one message per write.
+// Handler and writes what the Handler sends. Beneath Beast a GatheringStream collects the frames
+// written during one turn of the loop and sends them in one system call, so a message is framed
+// by Beast's synchronous write at once and no queue of messages waits for a write operation.
 //
 // Memory: most connections sit idle, so an idle one holds its socket, Beast's stream state (whose
 // fixed 1.5 KB read buffer is the largest part), this object and one pending read. The read is a
 // plain callback chain, not a coroutine, and waits for a new message's first byte in a byte of
 // this object's own, so an idle connection holds no message buffer; the buffer a message is read
-// into is released after each message, and the outbox of frames to write exists only while there
-// is something to write. The read stays pending rather than waiting for readiness: Beast may hold
+// into is released after each message, and the gathered frames' buffer exists only while there is
+// something to send. The read stays pending rather than waiting for readiness: Beast may hold
 // the next frames in its own buffer, where a readiness wait on the socket would not see them.
 // Keep-alive pings and timeouts are driven by the server's sweep (Session::Tick), not by a timer
 // per connection.
@@ -29,8 +31,8 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <limits>
 #include <utility>
-#include <vector>
 
+#include "net/gathering_stream.h"
 #include "net/session.h"
 
 namespace sb::net {
@@ -60,31 +62,32 @@ using PlainSocket = asio::basic_stream_socket<tcp, asio::io_context::executor_ty
 // What a WebSocket runs on: the bare socket for plain TCP (the sweep keeps time, so Beast's
 // timed stream is not needed), and the TLS stream as the HTTP session had it. Should moving the
 // descriptor to the other socket type fail, the socket is closed, and so the handshake fails.
-PlainSocket ToWire(asio::io_context& io, Transport stream) {
+GatheringStream<PlainSocket> ToWire(asio::io_context& io, Transport stream) {
   tcp::socket socket = stream.release_socket();
   PlainSocket plain(io.get_executor());
   boost::system::error_code ec;
   const auto protocol = socket.local_endpoint(ec).protocol();
-  if (ec) return plain;  // `socket` closes the descriptor
-
-  const auto descriptor = socket.release(ec);
-  if (ec) return plain;
-  plain.assign(protocol, descriptor, ec);
-  if (ec) ::close(descriptor);
-  return plain;
+  if (!ec) {
+    const auto descriptor = socket.release(ec);
+    if (!ec) {
+      plain.assign(protocol, descriptor, ec);
+      if (ec) ::close(descriptor);
+    }
+  }  // else `socket` closes the descriptor
+  return GatheringStream<PlainSocket>(std::move(plain));
 }
 
-TlsTransport ToWire(asio::io_context& /*io*/, TlsTransport stream) {
+GatheringStream<TlsTransport> ToWire(asio::io_context& /*io*/, TlsTransport stream) {
   beast::get_lowest_layer(stream).expires_never();
-  return stream;
+  return GatheringStream<TlsTransport>(std::move(stream));
 }
 
-PlainSocket& SocketOf(PlainSocket& wire) {
-  return wire;
+PlainSocket& SocketOf(GatheringStream<PlainSocket>& wire) {
+  return wire.next_layer();
 }
 
-tcp::socket& SocketOf(TlsTransport& wire) {
-  return beast::get_lowest_layer(wire).socket();
+tcp::socket& SocketOf(GatheringStream<TlsTransport>& wire) {
+  return beast::get_lowest_layer(wire.next_layer()).socket();
 }
 
 template <typename Wire>
@@ -106,10 +109,10 @@ class WsSession final : public Session,
   // WsConnection
   std::uint64_t id() const override { return id_; }
   const std::string& remote() const override { return remote_; }
-  void Send(std::string text) override;
+  void Send(std::string_view text) override;
   void Close(std::uint16_t code, std::string reason) override;
-  std::size_t QueuedBytes() const override { return queued_bytes_; }
-  bool IsOpen() const override { return open_ && !finished_ && !close_requested_; }
+  std::size_t QueuedBytes() const override { return ws_.next_layer().buffered(); }
+  bool IsOpen() const override { return open_ && !finished_ && !close_sent_; }
 
   // Session
   void GoAway() override;
@@ -124,8 +127,6 @@ class WsSession final : public Session,
   void OnRead(const boost::system::error_code& ec, std::size_t bytes);
   void Dispatch();
   void HeardFromPeer();
-  void StartWriting();
-  void OnWritten(const boost::system::error_code& ec);
   void Ping();
   void Finish(const boost::system::error_code& ec);
   std::string Why(const boost::system::error_code& ec) const;
@@ -144,34 +145,19 @@ class WsSession final : public Session,
   bool binary_ = false;      // the current message is binary: dropped as it arrives
   bool too_large_ = false;   // the current message is over max_frame_bytes: dropped likewise
 
-  // What is being written and what waits, and the close still to be sent. It exists only while
-  // there is something to write: an idle connection holds a null pointer.
-  struct Outbox {
-    std::vector<std::string> queue;  // waiting to be written, from `next`
-    std::size_t next = 0;
-    std::string writing;  // the message being written while write_pending_; its own buffer
-    std::string close_reason;
-  };
-  Outbox& Out();
-  void ReleaseOutboxIfIdle();
-  std::unique_ptr<Outbox> out_;
-  std::size_t queued_bytes_ = 0;
-
   // When the opening handshake began; once our close frame is out, when that went.
   Clock::time_point handshake_began_ = Clock::now();
   Clock::time_point last_read_ = handshake_began_;
-  std::uint16_t close_code_ = 0;
   bool open_ = false;  // from the handshake until Finish()
-  bool write_pending_ = false;
   bool ping_pending_ = false;
-  bool ping_sent_ = false;        // a keep-alive ping went out since the peer was last heard
-  bool close_requested_ = false;  // by Close()
-  bool close_sent_ = false;       // our async_close has begun
+  bool ping_sent_ = false;   // a keep-alive ping went out since the peer was last heard
+  bool close_sent_ = false;  // our async_close has begun, by Close()
   bool finished_ = false;
 };
 
 template <typename Wire>
 void WsSession<Wire>::Start(WireRequest upgrade) {
+  ws_.next_layer().keep_alive(this->weak_from_this());
   Configure();
   // Beast reads the request while it answers: the handler's copy of the pointer keeps it, and
   // `self` the session, alive until the handshake completes.
@@ -201,7 +187,9 @@ void WsSession<Wire>::OnAccepted(const boost::system::error_code& ec) {
   if (finished_) return;
   if (ec) {
     NetLogger().debug("[conn {}] WebSocket handshake refused or failed: {}", id_, ec.message());
-    Finish(ec);
+    // Beast's answer to a refused upgrade (such as 426) is gathered, not yet sent.
+    ws_.next_layer().async_drain(
+        [self = this->shared_from_this(), ec](boost::system::error_code) { self->Finish(ec); });
     return;
   }
 
@@ -248,6 +236,7 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t by
   }
 
   HeardFromPeer();
+  Wire::NoteRead();
   if (in_message_) {
     buffer_.commit(bytes);
   } else if (bytes > 0) {
@@ -301,91 +290,31 @@ void WsSession<Wire>::HeardFromPeer() {
   ping_sent_ = false;
 }
 
+// Beast frames the message at once into the gathering stream, which sends it at the end of this
+// turn of the loop with whatever else this connection is sent meanwhile. A write fails only once
+// a send has failed, and then the socket is closed and the pending read ends the session.
 template <typename Wire>
-void WsSession<Wire>::Send(std::string text) {
-  if (!IsOpen()) return;
-  queued_bytes_ += text.size();
-  Out().queue.push_back(std::move(text));
-  StartWriting();
+void WsSession<Wire>::Send(std::string_view text) {
+  if (!IsOpen() || !ws_.is_open()) return;
+  boost::system::error_code ec;
+  ws_.write(asio::buffer(text), ec);
+  if (ec) NetLogger().debug("[conn {}] write failed: {}", id_, ec.message());
 }
 
+// The close frame follows whatever was sent before it. Beast completes the close when the peer's
+// answer is read (by the pending read or by the close itself) and the connection is torn down.
 template <typename Wire>
 void WsSession<Wire>::Close(std::uint16_t code, std::string reason) {
   if (!IsOpen()) return;
-  close_requested_ = true;
-  close_code_ = code;
-  Out().close_reason = std::move(reason);
   NetLogger().debug("[conn {}] closing with {}", id_, code);
-  StartWriting();
-}
-
-// Writes the queue one message at a time (Beast frames each), then, when asked to close, Beast's
-// closing handshake. Beast lets one write and one close run beside the pending read and a ping.
-template <typename Wire>
-void WsSession<Wire>::StartWriting() {
-  if (write_pending_ || finished_ || !open_) return;
-  auto self = this->shared_from_this();
-
-  if (out_ && out_->next < out_->queue.size()) {
-    Outbox& out = *out_;
-    write_pending_ = true;
-    out.writing = std::move(out.queue[out.next++]);
-    // The last one: start the queue over. Its memory goes with the outbox once the write is done
-    // and nothing more waits.
-    if (out.next == out.queue.size()) {
-      out.queue.clear();
-      out.next = 0;
-    }
-    // `self` keeps the outbox, and so `writing`, which the buffer points into, alive until the
-    // write completes: the outbox is released only while no write is pending.
-    ws_.async_write(asio::buffer(out.writing),
-                    [self](boost::system::error_code ec, std::size_t) { self->OnWritten(ec); });
-    return;
-  }
-  if (!close_requested_ || close_sent_) return;
-
   // The close frame has room for 123 bytes of reason.
-  websocket::close_reason close(close_code_);
-  const std::string& reason = Out().close_reason;
+  websocket::close_reason close(code);
   close.reason.assign(reason.data(), std::min(reason.size(), close.reason.max_size()));
-  out_.reset();  // nothing is being written (write_pending_ is false) and nothing waits
   close_sent_ = true;
   handshake_began_ = Clock::now();
-  // Beast completes the close when the peer's answer is read (by the pending read or by the
-  // close itself) and the connection is torn down.
-  ws_.async_close(close, [self](boost::system::error_code ec) {
+  ws_.async_close(close, [self = this->shared_from_this()](boost::system::error_code ec) {
     self->Finish(ec ? ec : websocket::error::closed);
   });
-}
-
-template <typename Wire>
-typename WsSession<Wire>::Outbox& WsSession<Wire>::Out() {
-  if (!out_) out_ = std::make_unique<Outbox>();
-  return *out_;
-}
-
-// After a write: an outbox with nothing more to write (and no close waiting) is given back.
-template <typename Wire>
-void WsSession<Wire>::ReleaseOutboxIfIdle() {
-  if (out_->next < out_->queue.size() || (close_requested_ && !close_sent_)) {
-    std::string().swap(out_->writing);
-    return;
-  }
-  out_.reset();
-}
-
-template <typename Wire>
-void WsSession<Wire>::OnWritten(const boost::system::error_code& ec) {
-  write_pending_ = false;
-  if (finished_) return;
-  queued_bytes_ -= out_->writing.size();
-  ReleaseOutboxIfIdle();
-  if (ec) {
-    NetLogger().debug("[conn {}] write failed: {}", id_, ec.message());
-    Finish(ec);
-    return;
-  }
-  StartWriting();
 }
 
 template <typename Wire>
@@ -440,8 +369,6 @@ void WsSession<Wire>::Finish(const boost::system::error_code& ec) {
   finished_ = true;
   boost::system::error_code ignored;
   SocketOf(ws_.next_layer()).close(ignored);
-  if (!write_pending_) out_.reset();  // a pending write still points into it
-  queued_bytes_ = 0;
 
   NetLogger().debug("[conn {}] WebSocket closed: {}", id_, Why(ec));
   if (open_) {

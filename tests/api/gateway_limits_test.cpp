@@ -20,7 +20,7 @@ class FakeConnection : public net::WsConnection {
  public:
   std::uint64_t id() const override { return 7; }
   const std::string& remote() const override { return remote_; }
-  void Send(std::string text) override { sent.push_back(json::parse(text).as_object()); }
+  void Send(std::string_view text) override { sent.push_back(json::parse(text).as_object()); }
   void Close(std::uint16_t code, std::string) override { close_code = code; }
   std::size_t QueuedBytes() const override { return 0; }
   bool IsOpen() const override { return !close_code.has_value(); }

@@ -577,8 +577,9 @@ TEST_F(ServerTest, QueuedBytesCountsWhatIsNotYetWritten) {
 
   EXPECT_EQ(WsRead(*ws), "one");
   EXPECT_EQ(WsRead(*ws), "two!");
-  // Both were queued in one loop turn, so neither had been written yet.
-  EXPECT_EQ(OnLoop(loop(), [this] { return handler_.queued_after_two; }), 7u);
+  // Both were queued in one loop turn, so neither had been written yet: 7 bytes of text, each in
+  // a frame with a 2-byte header.
+  EXPECT_EQ(OnLoop(loop(), [this] { return handler_.queued_after_two; }), 11u);
 }
 
 TEST_F(ServerTest, BinaryMessageIsRefusedAndTheConnectionStaysOpen) {
