@@ -1,11 +1,12 @@
 // A stream layer beneath Beast's WebSocket stream that gathers writes: what a connection is
 // written while the event loop works through its ready handlers (data frames and Beast's own
-// control frames alike) leaves in one system call. The first write posts the send, which, when it
-// runs, waits once behind the handlers queued meanwhile (the write usually came from a handler
-// that has just queued its successor, such as the read of a peer's next frame), and again each
-// time the buffer grew or a read completed on this thread (NoteRead) since it last looked, up to
-// kMaxDeferrals times or kDeferBelow bytes. On a quiet loop that costs one turn; under load a
-// connection's frames of many turns leave together.
+// control frames alike) leaves in one system call. The first write posts the send. When it runs,
+// the send waits behind the handlers queued meanwhile for as long as they keep writing to this
+// stream: it goes once kQuietLooks looks in a row found nothing new, or after kMaxDeferrals
+// looks, or at kDeferBelow bytes. The write usually came from a handler that has just queued its
+// successor (the read of a peer's next frame, which takes two handlers: its first byte, then the
+// rest), so under load a connection's frames of many turns leave together, while a lone frame
+// waits two turns of the loop.
 // A write copies its bytes into the layer's buffer and never blocks, so the owner may write frames
 // with Beast's synchronous write; the layer sends the buffer with one operation of its own at a
 // time. The buffer exists only while there is something to send: an idle connection holds one
@@ -60,9 +61,6 @@ class GatheringStream {
 
   executor_type get_executor() { return next_.get_executor(); }
   NextLayer& next_layer() { return next_; }
-  // Tells the sends pending on this thread that a read has completed, so more writes may follow.
-  static void NoteRead() { ++reads_; }
-
   // What a send in flight holds, so that the stream outlives it: the stream's owner.
   void keep_alive(std::weak_ptr<void> owner) { owner_ = std::move(owner); }
   const NextLayer& next_layer() const { return next_; }
@@ -106,8 +104,8 @@ class GatheringStream {
     std::string sending;  // handed to the socket from `sent` on
     std::size_t sent = 0;
     std::size_t seen = 0;         // filling's size when the send was last posted
-    std::uint64_t reads = 0;      // reads_ then
     unsigned deferrals = 0;       // times the posted send has waited for more
+    unsigned quiet_looks = 0;     // looks in a row that found nothing new
     bool send_scheduled = false;  // a send is posted or in flight
     boost::system::error_code failed;
     DrainHandler drained;
@@ -117,7 +115,8 @@ class GatheringStream {
   void ScheduleSend();
   using GatherPtr = boost::intrusive_ptr<Gather>;
   // How many times a posted send waits for more writes, and up to what size.
-  static constexpr unsigned kMaxDeferrals = 16;
+  static constexpr unsigned kMaxDeferrals = 32;
+  static constexpr unsigned kQuietLooks = 2;
   static constexpr std::size_t kDeferBelow = 64 * 1024;
 
   static void Post(GatherPtr gather);
@@ -125,8 +124,6 @@ class GatheringStream {
   static void SendSome(const GatherPtr& gather, std::shared_ptr<void> hold);
   static void OnSent(const GatherPtr& gather, const boost::system::error_code& ec);
   static void CloseLowest(NextLayer& next);
-
-  static inline thread_local std::uint64_t reads_ = 0;
 
   NextLayer next_;
   GatherPtr gather_;
@@ -209,7 +206,6 @@ void GatheringStream<NextLayer>::ScheduleSend() {
 template <typename NextLayer>
 void GatheringStream<NextLayer>::Post(GatherPtr gather) {
   gather->seen = gather->filling.size();
-  gather->reads = reads_;
   auto executor = gather->owner->get_executor();
   boost::asio::post(executor, [gather = std::move(gather)] { Send(gather); });
 }
@@ -218,13 +214,15 @@ template <typename NextLayer>
 void GatheringStream<NextLayer>::Send(const GatherPtr& gather) {
   if (gather->owner == nullptr) return;
   const std::size_t size = gather->filling.size();
-  const bool grew = gather->deferrals == 0 || size != gather->seen || reads_ != gather->reads;
-  if (grew && size < kDeferBelow && gather->deferrals < kMaxDeferrals) {
+  gather->quiet_looks = size == gather->seen ? gather->quiet_looks + 1 : 0;
+  if (gather->quiet_looks <= kQuietLooks && size < kDeferBelow &&
+      gather->deferrals < kMaxDeferrals) {
     ++gather->deferrals;
     Post(gather);
     return;
   }
   gather->deferrals = 0;
+  gather->quiet_looks = 0;
   gather->sending.swap(gather->filling);  // `filling` keeps the old buffer's memory for reuse
   gather->sent = 0;
   SendSome(gather, gather->owner->owner_.lock());

@@ -236,7 +236,6 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t by
   }
 
   HeardFromPeer();
-  Wire::NoteRead();
   if (in_message_) {
     buffer_.commit(bytes);
   } else if (bytes > 0) {
