@@ -54,7 +54,18 @@ std::uint64_t ParseMessageId(const std::string& id) {
 struct Exchange::Pending {
   SessionMessage message;
   std::int64_t expires_ms = 0;
-  std::unordered_set<std::string> acked_devices;
+  // The devices that acknowledged it: a handful at most, so a vector rather than a hash set.
+  std::vector<std::string> acked_devices;
+
+  bool AckedBy(std::string_view device) const {
+    return std::find(acked_devices.begin(), acked_devices.end(), device) != acked_devices.end();
+  }
+  // False when the device had acknowledged it already.
+  bool MarkAcked(std::string_view device) {
+    if (AckedBy(device)) return false;
+    acked_devices.emplace_back(device);
+    return true;
+  }
   bool delivered_sent = false;
   bool read_sent = false;
   // Until durable: who asked, and when, for the `accepted` answer and the latency metric.
@@ -200,7 +211,8 @@ void Exchange::Load(const store::Snapshot& snapshot) {
     auto pending = std::make_shared<Pending>();
     pending->message = message;
     pending->expires_ms = stored.expires_ms;
-    pending->acked_devices.insert(stored.acked_devices.begin(), stored.acked_devices.end());
+    for (const std::string& device : stored.acked_devices)
+      pending->MarkAcked(device);
     pending->delivered_sent = !stored.acked_devices.empty();
     auto& mailbox = mailboxes_[message.to];
     mailbox.messages.emplace(ParseMessageId(message.message_id), std::move(pending));
@@ -488,7 +500,7 @@ void Exchange::CatchUp(Terminal& terminal) {
       return;
     }
     terminal.catch_up_after = it->first;
-    if (it->second->acked_devices.count(terminal.device) == 0) DeliverTo(terminal, *it->second);
+    if (!it->second->AckedBy(terminal.device)) DeliverTo(terminal, *it->second);
   }
   terminal.catch_up_after = Terminal::kCaughtUp;
 }
@@ -562,7 +574,7 @@ void Exchange::AckMessage(Terminal& terminal, const std::string& message_id) {
   if (found == messages.end() || found->second->message.message_id != message_id) return;
 
   Pending& pending = *found->second;
-  if (!pending.acked_devices.insert(terminal.device).second) return;
+  if (!pending.MarkAcked(terminal.device)) return;
   acked_.Inc();
   if (!pending.delivered_sent) {
     pending.delivered_sent = true;
@@ -663,9 +675,8 @@ void Exchange::Sweep(std::int64_t now_ms) {
 }
 
 bool Exchange::AckedByAll(const Mailbox& mailbox, const Pending& pending) const {
-  return std::all_of(mailbox.devices.begin(), mailbox.devices.end(), [&](const auto& device) {
-    return pending.acked_devices.count(device.first) != 0;
-  });
+  return std::all_of(mailbox.devices.begin(), mailbox.devices.end(),
+                     [&](const auto& device) { return pending.AckedBy(device.first); });
 }
 
 void Exchange::ForgetStaleDevices(Mailbox& mailbox, std::int64_t stale_before_ms) {

@@ -113,13 +113,30 @@ void MutationWriter::Begin() {
 
 void MutationWriter::Plan(const Mutation& mutation) {
   if (const auto* append = std::get_if<AppendMessage>(&mutation)) {
-    appended_.insert(append->message.message.message_id);
+    appended_.push_back(append->message.message.message_id);
+    plan_sorted_ = false;
   } else if (const auto* deletion = std::get_if<DeleteMessages>(&mutation)) {
-    deleted_.insert(deletion->message_ids.begin(), deletion->message_ids.end());
+    deleted_.insert(deleted_.end(), deletion->message_ids.begin(), deletion->message_ids.end());
+    plan_sorted_ = false;
   }
 }
 
+void MutationWriter::SortPlan() {
+  std::sort(appended_.begin(), appended_.end());
+  std::sort(deleted_.begin(), deleted_.end());
+  plan_sorted_ = true;
+}
+
+bool MutationWriter::Appended(std::string_view message_id) const {
+  return std::binary_search(appended_.begin(), appended_.end(), message_id);
+}
+
+bool MutationWriter::Deleted(std::string_view message_id) const {
+  return std::binary_search(deleted_.begin(), deleted_.end(), message_id);
+}
+
 void MutationWriter::Apply(const Mutation& mutation) {
+  if (!plan_sorted_) SortPlan();
   std::visit([this](const auto& m) { Write(m); }, mutation);
 }
 
@@ -210,7 +227,7 @@ void MutationWriter::Write(const PutDevice& m) {
 }
 
 bool MutationWriter::AppendedAndDeleted(std::string_view message_id) const {
-  return deleted_.count(message_id) != 0 && appended_.count(message_id) != 0;
+  return Deleted(message_id) && Appended(message_id);
 }
 
 void MutationWriter::Write(const AppendMessage& m) {
@@ -235,7 +252,7 @@ void MutationWriter::Write(const AppendMessage& m) {
 
 void MutationWriter::Write(const AckMessage& m) {
   // The deferred delete of this batch would remove the ack again.
-  if (deleted_.count(m.message_id) != 0) {
+  if (Deleted(m.message_id)) {
     return;
   }
   Run(insert_ack_, m.message_id, m.device);

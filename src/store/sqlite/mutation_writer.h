@@ -19,7 +19,6 @@
 
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "store/sqlite/sqlite_db.h"
@@ -83,9 +82,14 @@ class MutationWriter {
   bool failed_ = false;
   std::string error_;
 
-  // The plan of the current batch; the views point into its mutations.
-  std::unordered_set<std::string_view> appended_;
-  std::unordered_set<std::string_view> deleted_;
+  // The plan of the current batch; the views point into its mutations. Sorted vectors rather than
+  // hash sets: they keep their memory from batch to batch, so planning allocates nothing.
+  bool Appended(std::string_view message_id) const;
+  bool Deleted(std::string_view message_id) const;
+  void SortPlan();
+  std::vector<std::string_view> appended_;
+  std::vector<std::string_view> deleted_;
+  bool plan_sorted_ = true;
   std::string deferred_ids_json_;  // a JSON array of the message ids to delete at commit
   std::size_t annihilated_ = 0;
 
