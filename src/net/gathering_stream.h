@@ -118,8 +118,6 @@ class GatheringStream {
   static constexpr unsigned kMaxDeferrals = 32;
   static constexpr unsigned kQuietLooks = 2;
   static constexpr std::size_t kDeferBelow = 64 * 1024;
-  // Room for a few frames, so that a burst's first appends do not each reallocate.
-  static constexpr std::size_t kFirstCapacity = 4096;
 
   static void Post(GatherPtr gather);
   static void Send(const GatherPtr& gather);
@@ -137,7 +135,6 @@ typename GatheringStream<NextLayer>::Gather& GatheringStream<NextLayer>::Gathere
   if (!gather_) {
     gather_ = new Gather;
     gather_->owner = this;
-    gather_->filling.reserve(kFirstCapacity);
   }
   return *gather_;
 }
