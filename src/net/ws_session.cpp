@@ -26,10 +26,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <limits>
+#include <memory>
 #include <utility>
 
 #include "net/gathering_stream.h"
@@ -49,6 +51,20 @@ constexpr std::chrono::seconds kHandshakeTimeout{30};
 constexpr std::size_t kHardCapFactor = 16;
 // How much of a message one read takes at most once it has begun.
 constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
+
+// Allocates exactly what is asked, from the heap. Asio's default handler memory is recycled per
+// thread and hands an operation any cached block at least as large as it needs, so the read an
+// idle connection keeps pending would otherwise often sit in a block sized for the handshake.
+template <typename T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <typename U>
+  ExactAllocator(const ExactAllocator<U>& /*other*/) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* pointer, std::size_t /*n*/) noexcept { ::operator delete(pointer); }
+  friend bool operator==(ExactAllocator, ExactAllocator) noexcept { return true; }
+};
 
 std::size_t HardCap(std::size_t max_frame_bytes) {
   const auto most = std::numeric_limits<std::size_t>::max();
@@ -138,8 +154,9 @@ class WsSession final : public Session,
   const std::string remote_;
   Admission admission_;
 
-  // Holds at most max_frame_bytes + 1 of the message being read; released after each message.
-  beast::flat_buffer buffer_;
+  // Holds at most max_frame_bytes + 1 of the message being read. Exists only while a message is
+  // being read: an idle connection holds a null pointer, not an empty buffer's bookkeeping.
+  std::unique_ptr<beast::flat_buffer> message_;
   char first_byte_ = 0;      // where the read between messages puts the next message's first byte
   bool in_message_ = false;  // a piece of the current message was read
   bool binary_ = false;      // the current message is binary: dropped as it arrives
@@ -205,14 +222,18 @@ void WsSession<Wire>::OnAccepted(const boost::system::error_code& ec) {
 template <typename Wire>
 void WsSession<Wire>::ReadSome() {
   // Between messages the read waits with a one-byte buffer of this object's own; inside a message
-  // it reads into buffer_. Reading into a plain buffer, rather than Beast's dynamic-buffer read,
+  // it reads into message_. Reading into a plain buffer, rather than Beast's dynamic-buffer read,
   // also keeps the operation pending on an idle connection one layer smaller.
-  const auto into = in_message_ ? buffer_.prepare(ReadLimit()) : asio::buffer(&first_byte_, 1);
   // The handler's `self` keeps the session, and so the stream and the buffers, alive meanwhile.
-  ws_.async_read_some(
-      into, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
-        self->OnRead(ec, bytes);
-      });
+  auto on_read = [self = this->shared_from_this()](boost::system::error_code ec,
+                                                   std::size_t bytes) { self->OnRead(ec, bytes); };
+  if (in_message_) {
+    ws_.async_read_some(message_->prepare(ReadLimit()), std::move(on_read));
+    return;
+  }
+  // The read that may wait for a long time is sized exactly.
+  ws_.async_read_some(asio::buffer(&first_byte_, 1),
+                      asio::bind_allocator(ExactAllocator<void>(), std::move(on_read)));
 }
 
 // Inside a message: chunks, and one byte past max_frame_bytes is enough to know a message is too
@@ -221,7 +242,7 @@ template <typename Wire>
 std::size_t WsSession<Wire>::ReadLimit() const {
   if (binary_ || too_large_) return kReadChunk;
   const auto max = core_->options.max_frame_bytes;
-  const auto left = max > buffer_.size() ? max - buffer_.size() : 0;
+  const auto left = max > message_->size() ? max - message_->size() : 0;
   return left >= kReadChunk ? kReadChunk : left + 1;
 }
 
@@ -237,14 +258,17 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t by
 
   HeardFromPeer();
   if (in_message_) {
-    buffer_.commit(bytes);
-  } else if (bytes > 0) {
-    buffer_.commit(asio::buffer_copy(buffer_.prepare(1), asio::buffer(&first_byte_, 1)));
+    message_->commit(bytes);
+  } else {
+    message_ = std::make_unique<beast::flat_buffer>();
+    if (bytes > 0) {
+      message_->commit(asio::buffer_copy(message_->prepare(1), asio::buffer(&first_byte_, 1)));
+    }
   }
   in_message_ = true;
   binary_ = ws_.got_binary();
-  if (!binary_ && buffer_.size() > core_->options.max_frame_bytes) too_large_ = true;
-  if (binary_ || too_large_) buffer_.consume(buffer_.size());
+  if (!binary_ && message_->size() > core_->options.max_frame_bytes) too_large_ = true;
+  if (binary_ || too_large_) message_->consume(message_->size());
   if (!ws_.is_message_done()) {
     ReadSome();
     return;
@@ -252,8 +276,7 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t by
 
   Dispatch();
   in_message_ = binary_ = too_large_ = false;
-  buffer_.clear();
-  buffer_.shrink_to_fit();  // empty: gives the memory back
+  message_.reset();
   if (!finished_) ReadSome();
 }
 
@@ -273,7 +296,7 @@ void WsSession<Wire>::Dispatch() {
                         core_->options.max_frame_bytes);
       handler->OnWsRefused(self, WsRefusal::kTooLarge);
     } else {
-      const auto data = buffer_.data();
+      const auto data = message_->data();
       handler->OnWsText(self, {static_cast<const char*>(data.data()), data.size()});
     }
   } catch (const std::exception& e) {
