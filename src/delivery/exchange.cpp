@@ -25,15 +25,6 @@ spdlog::logger& Log() {
   return *logger;
 }
 
-std::string DedupKey(const Address& sender, std::string_view device, std::string_view client_id) {
-  std::string key;
-  key.reserve(sender.platform.size() + sender.account.size() + device.size() + client_id.size() +
-              3);
-  key.append(sender.platform).append(1, '\n').append(sender.account).append(1, '\n');
-  key.append(device).append(1, '\n').append(client_id);
-  return key;
-}
-
 // Message ids are 16 hex digits of a 64-bit number: the acceptance time in milliseconds shifted
 // left by 16 bits, plus a counter for messages within the same millisecond. They grow
 // monotonically, so an id is never reused across restarts while the clock does not go back.
@@ -70,7 +61,7 @@ struct Exchange::Pending {
   bool read_sent = false;
   // Until durable: who asked, and when, for the `accepted` answer and the latency metric.
   TerminalId sender_terminal = 0;
-  std::string dedup_key;
+  DedupIndex::Key dedup_key;
   std::chrono::steady_clock::time_point submitted;
 };
 
@@ -221,12 +212,11 @@ void Exchange::Load(const store::Snapshot& snapshot) {
   if (!orphans.empty()) store_.Submit(store::DeleteMessages{std::move(orphans)}, {});
 
   for (const auto& record : snapshot.dedup) {
-    const std::string key = DedupKey(record.sender, record.device, record.client_id);
-    const auto ts = static_cast<std::int64_t>(ParseMessageId(record.message_id) >> 16);
-    dedup_[key] = DedupEntry{record.message_id, ts};
-    dedup_expiry_.emplace_back(record.expires_ms, key);
+    const std::uint64_t seq = ParseMessageId(record.message_id);
+    dedup_.Add(dedup_.KeyOf(record.sender, record.device, record.client_id),
+               {seq, static_cast<std::int64_t>(seq >> 16)}, record.expires_ms);
   }
-  std::sort(dedup_expiry_.begin(), dedup_expiry_.end());
+  dedup_.SortExpiry();
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
   Log().info("loaded {} waiting messages and {} dedup records", queued_messages_, dedup_.size());
 }
@@ -303,7 +293,7 @@ void Exchange::Send(TerminalId id, SendRequest request) {
   }
   // A retry of a message already accepted gets its first answer, whatever changed since.
   CatchUp(terminal);
-  std::string dedup_key = DedupKey(request.from, terminal.device, request.client_id);
+  const DedupIndex::Key dedup_key = dedup_.KeyOf(request.from, terminal.device, request.client_id);
   if (AnswerDuplicate(terminal, request, dedup_key)) return;
   if (auto limited = CheckRate(request.from); !limited) {
     Reject(terminal, request.client_id, limited.error());
@@ -313,7 +303,7 @@ void Exchange::Send(TerminalId id, SendRequest request) {
     Reject(terminal, request.client_id, checked.error());
     return;
   }
-  Accept(terminal, std::move(request), std::move(dedup_key));
+  Accept(terminal, std::move(request), dedup_key);
 }
 
 Status Exchange::CheckRecipient(const SendRequest& request) const {
@@ -347,10 +337,10 @@ Status Exchange::CheckRate(const Address& sender) {
 }
 
 bool Exchange::AnswerDuplicate(Terminal& terminal, const SendRequest& request,
-                               const std::string& key) {
-  if (auto done = dedup_.find(key); done != dedup_.end()) {
+                               const DedupIndex::Key& key) {
+  if (const auto* done = dedup_.Find(key)) {
     duplicates_.Inc();
-    terminal.link->Accepted(request.client_id, done->second.message_id, done->second.ts_ms, true);
+    terminal.link->Accepted(request.client_id, FormatMessageId(done->seq), done->ts_ms, true);
     return true;
   }
   if (auto pending = in_flight_.find(key); pending != in_flight_.end()) {
@@ -362,9 +352,8 @@ bool Exchange::AnswerDuplicate(Terminal& terminal, const SendRequest& request,
   return false;
 }
 
-void Exchange::Accept(Terminal& terminal, SendRequest request, std::string dedup_key) {
-  std::shared_ptr<Pending> pending =
-      MakePending(terminal, std::move(request), std::move(dedup_key));
+void Exchange::Accept(Terminal& terminal, SendRequest request, DedupIndex::Key dedup_key) {
+  std::shared_ptr<Pending> pending = MakePending(terminal, std::move(request), dedup_key);
   const SessionMessage& message = pending->message;
   if (Log().should_log(spdlog::level::debug)) {
     Log().debug("[term {}] {} -> {} message {} via {}", terminal.id, message.from.ToString(),
@@ -397,7 +386,7 @@ void Exchange::Accept(Terminal& terminal, SendRequest request, std::string dedup
 
 std::shared_ptr<Exchange::Pending> Exchange::MakePending(const Terminal& terminal,
                                                          SendRequest request,
-                                                         std::string dedup_key) {
+                                                         DedupIndex::Key dedup_key) {
   auto pending = std::make_shared<Pending>();
   auto& message = pending->message;
   message.message_id = NextMessageId();
@@ -411,7 +400,7 @@ std::shared_ptr<Exchange::Pending> Exchange::MakePending(const Terminal& termina
   message.route = route_selector_(terminal.id, message.from, message.app);
   pending->expires_ms = message.ts_ms + options_.retention_ms;
   pending->sender_terminal = terminal.id;
-  pending->dedup_key = std::move(dedup_key);
+  pending->dedup_key = dedup_key;
   pending->submitted = std::chrono::steady_clock::now();
   return pending;
 }
@@ -445,8 +434,8 @@ void Exchange::Admit(const std::shared_ptr<Pending>& pending, std::span<const Te
   accepted_.Inc();
   accept_latency_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->submitted).count());
-  dedup_[pending->dedup_key] = DedupEntry{message.message_id, message.ts_ms};
-  dedup_expiry_.emplace_back(message.ts_ms + options_.dedup_window_ms, pending->dedup_key);
+  dedup_.Add(pending->dedup_key, {ParseMessageId(message.message_id), message.ts_ms},
+             message.ts_ms + options_.dedup_window_ms);
   for (std::size_t i = 0; i < askers.size(); ++i) {
     if (auto t = terminals_.find(askers[i]); t != terminals_.end()) {
       t->second.link->Accepted(message.client_id, message.message_id, message.ts_ms, i > 0);
@@ -664,10 +653,7 @@ void Exchange::Sweep(std::int64_t now_ms) {
     });
     ForgetStaleDevices(mailbox, now_ms - options_.retention_ms);
   }
-  while (!dedup_expiry_.empty() && dedup_expiry_.front().first <= now_ms) {
-    dedup_.erase(dedup_expiry_.front().second);
-    dedup_expiry_.pop_front();
-  }
+  dedup_.Expire(now_ms);
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
   account_limiter_.Prune(options_.monotonic_ms());
   platform_limiter_.Prune(options_.monotonic_ms());

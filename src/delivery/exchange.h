@@ -44,6 +44,7 @@
 #include "core/executor.h"
 #include "core/message.h"
 #include "core/metrics.h"
+#include "delivery/dedup_index.h"
 #include "delivery/rate_limiter.h"
 #include "delivery/terminal_link.h"
 #include "registry/registry.h"
@@ -149,10 +150,10 @@ class Exchange : public registry::RegistryObserver {
   void DropSlowConsumer(TerminalId id);
   bool AckedByAll(const Mailbox& mailbox, const Pending& pending) const;
   void ForgetStaleDevices(Mailbox& mailbox, std::int64_t stale_before_ms);
-  bool AnswerDuplicate(Terminal& terminal, const SendRequest& request, const std::string& key);
-  void Accept(Terminal& terminal, SendRequest request, std::string dedup_key);
+  bool AnswerDuplicate(Terminal& terminal, const SendRequest& request, const DedupIndex::Key& key);
+  void Accept(Terminal& terminal, SendRequest request, DedupIndex::Key dedup_key);
   std::shared_ptr<Pending> MakePending(const Terminal& terminal, SendRequest request,
-                                       std::string dedup_key);
+                                       DedupIndex::Key dedup_key);
   void OnDurable(const std::shared_ptr<Pending>& pending, Status status);
   void Admit(const std::shared_ptr<Pending>& pending, std::span<const TerminalId> askers);
   void FanOut(const std::shared_ptr<Pending>& pending);
@@ -176,13 +177,9 @@ class Exchange : public registry::RegistryObserver {
 
   std::unordered_map<TerminalId, Terminal> terminals_;           // nodes: a Terminal& stays valid
   std::unordered_map<Address, Mailbox, AddressHash> mailboxes_;  // nodes: a Mailbox& stays valid
-  struct DedupEntry {
-    std::string message_id;
-    std::int64_t ts_ms = 0;
-  };
-  std::unordered_map<std::string, DedupEntry> dedup_;  // dedup key -> what was accepted
-  std::unordered_map<std::string, std::shared_ptr<InFlight>> in_flight_;  // by dedup key
-  std::deque<std::pair<std::int64_t, std::string>> dedup_expiry_;         // (expires, key) in order
+  DedupIndex dedup_;                                             // what was accepted, by dedup key
+  std::unordered_map<DedupIndex::Key, std::shared_ptr<InFlight>, DedupIndex::KeyHash>
+      in_flight_;  // accepted, not yet durable, by dedup key
   struct ReceiptTarget {
     std::string message_id;
     Address sender;

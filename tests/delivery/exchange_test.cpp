@@ -268,11 +268,35 @@ TEST_F(ExchangeTest, WaitingMessagesSurviveARestart) {
   EXPECT_EQ(bob->messages[0].from, alice_);
   EXPECT_NE(bob->messages[0].content_json.find("kept"), std::string::npos);
 
-  // And the client id is still remembered.
+  // And the client id is still remembered, with the message id it was accepted as.
   auto alice = Attach(3, alice_, "phone");
   exchange_->Send(3, Text("c1", alice_, bob_, "kept"));
   ASSERT_EQ(alice->answers.size(), 1u);
   EXPECT_TRUE(alice->answers[0].duplicate);
+  EXPECT_EQ(alice->answers[0].message_id, bob->messages[0].message_id);
+}
+
+TEST_F(ExchangeTest, AClientIdIsPerSenderAndDeviceAndOnlyForTheDedupWindow) {
+  auto alice_phone = Attach(1, alice_, "phone");
+  auto alice_tablet = Attach(2, alice_, "tablet");
+  auto bob = Attach(3, bob_, "laptop");
+  exchange_->Send(1, Text("c1", alice_, bob_));
+  exchange_->Send(2, Text("c1", alice_, bob_));  // another device: another message
+  exchange_->Send(3, Text("c1", bob_, alice_));  // another sender: another message
+  WaitAnswers(*alice_phone, 1);
+  WaitAnswers(*alice_tablet, 1);
+  WaitAnswers(*bob, 1);
+  EXPECT_FALSE(alice_phone->answers[0].duplicate);
+  EXPECT_FALSE(alice_tablet->answers[0].duplicate);
+  EXPECT_FALSE(bob->answers[0].duplicate);
+  EXPECT_NE(alice_phone->answers[0].message_id, alice_tablet->answers[0].message_id);
+
+  // Once the window has passed, the client id may be used again for a new message.
+  exchange_->Sweep(NowMillis() + options_.dedup_window_ms + 1000);
+  exchange_->Send(1, Text("c1", alice_, bob_));
+  WaitAnswers(*alice_phone, 2);
+  EXPECT_FALSE(alice_phone->answers[1].duplicate);
+  EXPECT_NE(alice_phone->answers[1].message_id, alice_phone->answers[0].message_id);
 }
 
 TEST_F(ExchangeTest, ExpiredMessagesLeaveTheMailbox) {
