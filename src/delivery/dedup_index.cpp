@@ -73,11 +73,11 @@ DedupIndex::Key DedupIndex::KeyOf(const Address& sender, std::string_view device
 
 const DedupIndex::Accepted* DedupIndex::Find(const Key& key) const {
   auto it = records_.find(key);
-  return it == records_.end() ? nullptr : &it->second;
+  return it == records_.end() ? nullptr : &it->second.accepted;
 }
 
-void DedupIndex::Add(const Key& key, Accepted accepted, std::int64_t expires_ms) {
-  records_.insert_or_assign(key, accepted);
+void DedupIndex::Add(const Key& key, const Accepted& accepted, std::int64_t expires_ms) {
+  records_.insert_or_assign(key, Record{accepted, expires_ms});
   expiry_.emplace_back(expires_ms, key);
 }
 
@@ -88,7 +88,8 @@ void DedupIndex::SortExpiry() {
 
 void DedupIndex::Expire(std::int64_t now_ms) {
   while (!expiry_.empty() && expiry_.front().first <= now_ms) {
-    records_.erase(expiry_.front().second);
+    auto it = records_.find(expiry_.front().second);
+    if (it != records_.end() && it->second.expires_ms <= now_ms) records_.erase(it);
     expiry_.pop_front();
   }
 }

@@ -1,8 +1,8 @@
 // The sends the exchange accepted lately, by sender, device and client id, so that a repeated send
 // is answered with the first one's message id instead of being accepted twice.
 //
-// Memory: a record is a 128-bit digest of its key with the message's sequence number and time, in
-// a flat table, plus the digest and expiry time in an expiry queue: about 80 bytes with no
+// Memory: a record is a 128-bit digest of its key with the message's number, time and expiry, in a
+// flat table, plus the digest and expiry time in an expiry queue: about 100 bytes with no
 // allocation of its own, where a table of key strings cost ~280 bytes and three allocations per
 // message. The window (24 hours by default) holds every message accepted in it, so this is the
 // exchange's largest per-message memory cost at a steady rate.
@@ -14,7 +14,8 @@
 // Contract:
 // - Add() expects expiry times in non-decreasing order, as acceptance produces them; records
 //   loaded in another order are put right by SortExpiry().
-// - Expire() forgets every record whose expiry time has come.
+// - Expire() forgets every record whose expiry time has come. A key added again replaces its
+//   record, expiry included: the earlier expiry no longer removes it.
 // - Not thread-safe: the exchange's loop owns it.
 #pragma once
 
@@ -53,7 +54,7 @@ class DedupIndex {
 
   const Accepted* Find(const Key& key) const;
   // Records (or replaces) what `key` was accepted as, until `expires_ms`.
-  void Add(const Key& key, Accepted accepted, std::int64_t expires_ms);
+  void Add(const Key& key, const Accepted& accepted, std::int64_t expires_ms);
   // Orders the expiry queue after records were added out of order (a load from the store).
   void SortExpiry();
   void Expire(std::int64_t now_ms);
@@ -68,8 +69,13 @@ class DedupIndex {
  private:
   struct Hasher;  // a reusable SHA-256 context
 
+  struct Record {
+    Accepted accepted;
+    std::int64_t expires_ms = 0;
+  };
+
   std::unique_ptr<Hasher> hasher_;
-  boost::unordered_flat_map<Key, Accepted, KeyHash> records_;
+  boost::unordered_flat_map<Key, Record, KeyHash> records_;
   std::deque<std::pair<std::int64_t, Key>> expiry_;  // (expires, key), soonest first
 };
 

@@ -75,6 +75,7 @@ struct Snapshot {
   std::vector<EnrollmentRecord> enrollments;
   std::vector<DeviceRecord> devices;
   std::vector<StoredMessage> messages;  // in acceptance order
+  // In the order written; a later record of a sender's client id replaces an earlier one.
   std::vector<DedupRecord> dedup;
 };
 

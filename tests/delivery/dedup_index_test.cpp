@@ -53,5 +53,17 @@ TEST(DedupIndexTest, RecordsLoadedOutOfOrderExpireInOrderOnceSorted) {
   EXPECT_NE(index.Find(late), nullptr);
 }
 
+TEST(DedupIndexTest, AKeyAddedAgainKeepsItsNewExpiry) {
+  DedupIndex index;
+  const auto key = index.KeyOf(kAlice, "phone", "c1");
+  index.Add(key, {1, 1}, 100);
+  index.Add(key, {2, 2}, 300);  // the first expired unseen, and the client id was used again
+  index.Expire(150);
+  ASSERT_NE(index.Find(key), nullptr);
+  EXPECT_EQ(index.Find(key)->seq, 2u);
+  index.Expire(300);
+  EXPECT_EQ(index.Find(key), nullptr);
+}
+
 }  // namespace
 }  // namespace sb::delivery

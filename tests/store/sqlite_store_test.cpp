@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace sb::store {
@@ -463,6 +464,45 @@ TEST_F(SqliteStoreTest, ExpireRemovesOnlyWhatIsDue) {
             (std::vector<std::string>{"alice@p1/boundary", "alice@p1/fresh"}));
 }
 
+TEST_F(SqliteStoreTest, DedupRecordsExpireFromTheFrontInTheOrderWritten) {
+  const Address alice{"p1", "alice"};
+  const Address bob{"p2", "bob"};
+  ApplyOk(AppendMessage{MakeMessage("a", alice, bob), 100});
+  ApplyOk(AppendMessage{MakeMessage("b", alice, bob), 400});  // a longer window, since shortened
+  ApplyOk(AppendMessage{MakeMessage("c", alice, bob), 200});
+  ApplyOk(AppendMessage{MakeMessage("d", alice, bob), 0});  // no expiry: kept
+  ApplyOk(AppendMessage{MakeMessage("e", alice, bob), 500});
+
+  // "c" is due but written after "b", which is not: it waits for "b".
+  ApplyOk(Expire{250, 0});
+  auto ids = [](const Snapshot& snapshot) {
+    std::vector<std::string> ids;
+    for (const DedupRecord& d : snapshot.dedup)
+      ids.push_back(d.message_id);
+    return ids;
+  };
+  EXPECT_EQ(ids(Reopen()), (std::vector<std::string>{"b", "c", "d", "e"}));
+  ApplyOk(Expire{450, 0});
+  EXPECT_EQ(ids(Reopen()), (std::vector<std::string>{"d", "e"}));
+  ApplyOk(Expire{1000, 0});
+  EXPECT_EQ(ids(Reopen()), (std::vector<std::string>{"d"}));
+}
+
+TEST_F(SqliteStoreTest, AClientIdUsedAgainIsAppendedAfterItsFirstRecord) {
+  const Address alice{"p1", "alice"};
+  const Address bob{"p2", "bob"};
+  StoredMessage again = MakeMessage("second", alice, bob);
+  again.message.client_id = "c-first";
+  ApplyOk(AppendMessage{MakeMessage("first", alice, bob), 100});
+  ApplyOk(AppendMessage{again, 300});
+
+  const Snapshot snapshot = Reopen();
+  ASSERT_EQ(snapshot.dedup.size(), 2u);
+  EXPECT_EQ(snapshot.dedup[0].message_id, "first");
+  EXPECT_EQ(snapshot.dedup[1].message_id, "second");  // the later one replaces it when loaded
+  EXPECT_EQ(snapshot.dedup[1].client_id, "c-first");
+}
+
 TEST_F(SqliteStoreTest, TenThousandMessagesKeepAcceptanceOrderAcrossReopen) {
   const Address alice{"p1", "alice"};
   const Address bob{"p2", "bob"};
@@ -780,6 +820,43 @@ TEST(SqliteStoreOpenTest, RefusesASchemaNewerThanItKnows) {
     db.Exec("PRAGMA user_version = 999");
   }
   EXPECT_THROW(OpenSqliteStore(options, metrics), std::runtime_error);
+}
+
+TEST(SqliteStoreOpenTest, UpgradesDedupRecordsOfSchemaVersion1) {
+  TempDir dir;
+  MetricsRegistry metrics;
+  SqliteOptions options;
+  options.path = (dir.path() / "store.db").string();
+  {
+    // The dedup table as version 1 had it, with two records written out of expiry order.
+    Database db(options.path);
+    db.Exec(R"sql(
+      CREATE TABLE dedup (
+        platform TEXT NOT NULL, account TEXT NOT NULL, device TEXT NOT NULL,
+        client_id TEXT NOT NULL, message_id TEXT NOT NULL, expires_ms INTEGER NOT NULL,
+        PRIMARY KEY (platform, account, device, client_id)) WITHOUT ROWID;
+      CREATE INDEX dedup_by_expiry ON dedup (expires_ms);
+      INSERT INTO dedup VALUES ('p1', 'alice', 'phone', 'c2', 'm2', 200);
+      INSERT INTO dedup VALUES ('p1', 'alice', 'phone', 'c1', 'm1', 100);
+      PRAGMA user_version = 1;
+    )sql");
+  }
+
+  auto store = OpenSqliteStore(options, metrics);
+  const Snapshot snapshot = store->Load();
+  ASSERT_EQ(snapshot.dedup.size(), 2u);
+  EXPECT_EQ(snapshot.dedup[0].message_id, "m1");  // in expiry order, so they expire from the front
+  EXPECT_EQ(snapshot.dedup[0].client_id, "c1");
+  EXPECT_EQ(snapshot.dedup[0].sender, (Address{"p1", "alice"}));
+  EXPECT_EQ(snapshot.dedup[0].expires_ms, 100);
+  EXPECT_EQ(snapshot.dedup[1].message_id, "m2");
+  store.reset();
+
+  EXPECT_EQ(CountRows(options.path, "PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(CountRows(options.path,
+                      "SELECT count(*) FROM sqlite_master WHERE name IN"
+                      " ('dedup_version1', 'dedup_by_expiry')"),
+            0);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "store/sqlite/mutation_writer.h"
 
 #include <algorithm>
+#include <exception>
+#include <optional>
 #include <variant>
 
 namespace sb::store {
@@ -41,6 +43,7 @@ MutationWriter::MutationWriter(Database& db)
                             "DELETE FROM message_acks WHERE message_id IN"
                             " (SELECT message_id FROM messages WHERE to_platform = ?1)"),
       delete_platform_messages_(db, "DELETE FROM messages WHERE to_platform = ?1"),
+      // Dedup records carry no index but their order: a platform leaving costs a scan of them.
       delete_platform_dedup_(db, "DELETE FROM dedup WHERE platform = ?1"),
       upsert_account_(db,
                       "INSERT INTO accounts (platform, account, discoverable) VALUES (?1, ?2, ?3)"
@@ -74,9 +77,9 @@ MutationWriter::MutationWriter(Database& db)
                       " to_platform, to_account, from_device, client_id, content_json, app,"
                       " route_site, route_dnai, route_ulcl, route_psa, expires_ms)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
-      upsert_dedup_(db,
-                    "INSERT OR REPLACE INTO dedup (platform, account, device, client_id,"
-                    " message_id, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+      append_dedup_(db,
+                    "INSERT INTO dedup (platform, account, device, client_id, message_id,"
+                    " expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
       // An acknowledgement can arrive after its message was deleted (every other device had
       // acknowledged, or it expired); it is then dropped rather than left behind unowned.
       insert_ack_(db,
@@ -97,7 +100,11 @@ MutationWriter::MutationWriter(Database& db)
                    "DELETE FROM message_acks WHERE message_id IN (SELECT message_id FROM messages"
                    " WHERE expires_ms > 0 AND expires_ms <= ?1)"),
       expire_messages_(db, "DELETE FROM messages WHERE expires_ms > 0 AND expires_ms <= ?1"),
-      expire_dedup_(db, "DELETE FROM dedup WHERE expires_ms > 0 AND expires_ms <= ?1"),
+      // Dedup records are appended in acceptance order, so the expired ones are a prefix: they go
+      // up to the first that is still live, found by a walk from the front that stops there.
+      first_live_dedup_(db, "SELECT seq FROM dedup WHERE expires_ms > ?1 ORDER BY seq LIMIT 1"),
+      expire_dedup_before_(db, "DELETE FROM dedup WHERE seq < ?1 AND expires_ms > 0"),
+      expire_all_dedup_(db, "DELETE FROM dedup WHERE expires_ms > 0 AND expires_ms <= ?1"),
       expire_enrollments_(db, "DELETE FROM enrollments WHERE expires_ms > 0 AND expires_ms <= ?1"),
       expire_devices_(db, "DELETE FROM devices WHERE last_seen_ms < ?1") {}
 
@@ -240,12 +247,10 @@ void MutationWriter::Write(const AppendMessage& m) {
         s.route.ulcl, s.route.psa, m.message.expires_ms);
   }
 
-  // Without a client id there is nothing a retry could be matched by.
-  // TODO(store): the dedup upsert stays one SQLite statement per message even when the message
-  // itself is annihilated; it is now most of the writer's cost per message. Dedup records kept in
-  // memory and written as a periodic snapshot (or an append-only log) would take it off.
+  // Without a client id there is nothing a retry could be matched by. An append at the end of the
+  // table, even when the message itself is annihilated.
   if (!s.client_id.empty()) {
-    Run(upsert_dedup_, s.from.platform, s.from.account, s.from_device, s.client_id, s.message_id,
+    Run(append_dedup_, s.from.platform, s.from.account, s.from_device, s.client_id, s.message_id,
         m.dedup_expires_ms);
   }
 }
@@ -295,9 +300,30 @@ void MutationWriter::RunDeferredDeletes() {
 void MutationWriter::Write(const Expire& m) {
   Run(expire_acks_, m.now_ms);
   Run(expire_messages_, m.now_ms);
-  Run(expire_dedup_, m.now_ms);
+  ExpireDedup(m.now_ms);
   Run(expire_enrollments_, m.now_ms);
   Run(expire_devices_, m.device_stale_before_ms);
+}
+
+// Records whose window was shortened after later ones were written wait for those to expire.
+void MutationWriter::ExpireDedup(std::int64_t now_ms) {
+  if (failed_) return;
+  std::optional<std::int64_t> first_live;
+  try {
+    first_live_dedup_.BindAll(now_ms);
+    if (first_live_dedup_.NextRow()) first_live = first_live_dedup_.Int(0);
+    first_live_dedup_.Reset();
+  } catch (const std::exception& e) {
+    first_live_dedup_.Reset();
+    failed_ = true;
+    error_ = e.what();
+    return;
+  }
+  if (first_live) {
+    Run(expire_dedup_before_, *first_live);
+  } else {
+    Run(expire_all_dedup_, now_ms);
+  }
 }
 
 }  // namespace sb::store

@@ -10,9 +10,10 @@
 // acks, then the messages), whatever the number of ids. A message that the batch both appends and
 // deletes (accepted, delivered and acked by every device before the writer got to it) is never
 // written: its insert, its acks and its delete are skipped. Its dedup record is still written, so
-// that a retry after a restart gets the same message id. This is safe because a message is
-// deleted only once nothing more is owed on it (every device acked, it expired, or its recipient
-// is gone), and the batch commits or rolls back as a whole.
+// that a retry after a restart gets the same message id. Dedup records are only appended, in
+// acceptance order, and expire from the front: the exchange keeps its own index of them in memory.
+// This is safe because a message is deleted only once nothing more is owed on it (every device
+// acked, it expired, or its recipient is gone), and the batch commits or rolls back as a whole.
 //
 // Thread-safety: none; one thread (the store's writer) uses it.
 #pragma once
@@ -60,6 +61,7 @@ class MutationWriter {
   void Write(const DeleteMessages& m);
   void Write(const Expire& m);
 
+  void ExpireDedup(std::int64_t now_ms);
   void RemoveAccounts(const std::string& platform, const std::vector<std::string>& accounts);
   bool AppendedAndDeleted(std::string_view message_id) const;
   void DeferDelete(const std::string& message_id);
@@ -120,7 +122,7 @@ class MutationWriter {
   Statement upsert_device_;
 
   Statement insert_message_;
-  Statement upsert_dedup_;
+  Statement append_dedup_;
   Statement insert_ack_;
   Statement delete_message_acks_;
   Statement delete_message_;
@@ -129,7 +131,9 @@ class MutationWriter {
 
   Statement expire_acks_;
   Statement expire_messages_;
-  Statement expire_dedup_;
+  Statement first_live_dedup_;
+  Statement expire_dedup_before_;
+  Statement expire_all_dedup_;
   Statement expire_enrollments_;
   Statement expire_devices_;
 };

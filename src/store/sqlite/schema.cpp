@@ -71,15 +71,29 @@ CREATE TABLE IF NOT EXISTS message_acks (
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS dedup (
+  seq INTEGER PRIMARY KEY,
   platform TEXT NOT NULL,
   account TEXT NOT NULL,
   device TEXT NOT NULL,
   client_id TEXT NOT NULL,
   message_id TEXT NOT NULL,
-  expires_ms INTEGER NOT NULL,
-  PRIMARY KEY (platform, account, device, client_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS dedup_by_expiry ON dedup (expires_ms);
+  expires_ms INTEGER NOT NULL
+);
+)sql";
+
+// Version 1 kept dedup records under their key, with an index by expiry: two B-tree inserts with
+// text keys per message. Version 2 appends them in acceptance order (the exchange looks them up
+// in memory, never here) and expires them from the front. The old table steps aside before
+// kCreateTables makes the new one, and its records move over after.
+constexpr const char* kSetAsideVersion1Dedup = R"sql(
+ALTER TABLE dedup RENAME TO dedup_version1;
+DROP INDEX IF EXISTS dedup_by_expiry;
+)sql";
+constexpr const char* kMoveVersion1Dedup = R"sql(
+INSERT INTO dedup (platform, account, device, client_id, message_id, expires_ms)
+  SELECT platform, account, device, client_id, message_id, expires_ms FROM dedup_version1
+  ORDER BY expires_ms;
+DROP TABLE dedup_version1;
 )sql";
 
 std::int64_t ReadUserVersion(Database& db) {
@@ -100,7 +114,9 @@ void PrepareSchema(Database& db) {
   // One transaction, so that a crash mid-way leaves either no schema or a whole one.
   db.Exec("BEGIN IMMEDIATE");
   try {
+    if (version == 1) db.Exec(kSetAsideVersion1Dedup);
     db.Exec(kCreateTables);
+    if (version == 1) db.Exec(kMoveVersion1Dedup);
     db.Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     db.Exec("COMMIT");
   } catch (...) {

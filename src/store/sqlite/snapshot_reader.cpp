@@ -94,7 +94,8 @@ void AttachAcks(Database& db, std::vector<StoredMessage>& messages) {
 
 std::vector<DedupRecord> ReadDedup(Database& db) {
   Statement query(db,
-                  "SELECT platform, account, device, client_id, message_id, expires_ms FROM dedup");
+                  "SELECT platform, account, device, client_id, message_id, expires_ms FROM dedup"
+                  " ORDER BY seq");
   std::vector<DedupRecord> dedup;
   while (query.NextRow()) {
     dedup.push_back(DedupRecord{Address{query.Text(0), query.Text(1)}, query.Text(2), query.Text(3),
