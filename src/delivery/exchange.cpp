@@ -585,20 +585,29 @@ void Exchange::Finish(Mailbox& mailbox, const std::string& message_id) {
 
   // Remember the sender for a read mark that may still come. The message is done with, so its
   // parts move over (`message_id` may be one of them: it is not used after this).
-  const std::uint64_t seq = found->first;
   SessionMessage& message = found->second->message;
-  finished_[seq] =
-      ReceiptTarget{std::move(message.message_id), std::move(message.from), std::move(message.to),
-                    std::move(message.client_id), found->second->read_sent};
-  finished_order_.push_back(seq);
-  while (finished_order_.size() > options_.receipt_memory) {
-    finished_.erase(finished_order_.front());
-    finished_order_.pop_front();
-  }
+  RememberFinished(ReceiptTarget{found->first, std::move(message.message_id),
+                                 std::move(message.from), std::move(message.to),
+                                 std::move(message.client_id), found->second->read_sent});
 
   mailbox.messages.erase(found);
   --queued_messages_;
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
+}
+
+// Until the ring is full it grows; then each finished message takes the oldest one's slot.
+void Exchange::RememberFinished(ReceiptTarget target) {
+  if (options_.receipt_memory == 0) return;
+  if (finished_.size() < options_.receipt_memory) {
+    finished_slots_[target.seq] = static_cast<std::uint32_t>(finished_.size());
+    finished_.push_back(std::move(target));
+    return;
+  }
+  ReceiptTarget& oldest = finished_[finished_next_];
+  finished_slots_.erase(oldest.seq);
+  finished_slots_[target.seq] = static_cast<std::uint32_t>(finished_next_);
+  oldest = std::move(target);
+  finished_next_ = (finished_next_ + 1) % finished_.size();
 }
 
 void Exchange::Read(TerminalId id, const std::string& message_id) {
@@ -620,12 +629,13 @@ void Exchange::Read(TerminalId id, const std::string& message_id) {
     }
   }
   // Only the recipient may mark a message read.
-  auto done = finished_.find(ParseMessageId(message_id));
-  if (done == finished_.end() || done->second.message_id != message_id) return;
-  if (done->second.read_sent) return;
-  if (done->second.recipient != terminal.address) return;
-  done->second.read_sent = true;
-  SendReceipt(done->second.sender, done->second.client_id, message_id, ReceiptStatus::kRead);
+  auto slot = finished_slots_.find(ParseMessageId(message_id));
+  if (slot == finished_slots_.end()) return;
+  ReceiptTarget& done = finished_[slot->second];
+  if (done.message_id != message_id || done.read_sent) return;
+  if (done.recipient != terminal.address) return;
+  done.read_sent = true;
+  SendReceipt(done.sender, done.client_id, message_id, ReceiptStatus::kRead);
 }
 
 void Exchange::SendReceipt(const Address& sender, const std::string& client_id,

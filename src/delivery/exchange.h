@@ -30,6 +30,7 @@
 // happens on the loop thread; store completions are brought back there through the Executor.
 #pragma once
 
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -140,6 +141,7 @@ class Exchange : public registry::RegistryObserver {
   struct Terminal;
   struct InFlight;
   struct CommitInbox;
+  struct ReceiptTarget;
 
   Status CheckRecipient(const SendRequest& request) const;
   Status CheckRate(const Address& sender);
@@ -159,6 +161,7 @@ class Exchange : public registry::RegistryObserver {
   void FanOut(const std::shared_ptr<Pending>& pending);
   void DeliverTo(Terminal& terminal, const Pending& pending);
   void Finish(Mailbox& mailbox, const std::string& message_id);
+  void RememberFinished(ReceiptTarget target);
   void SendReceipt(const Address& sender, const std::string& client_id,
                    const std::string& message_id, ReceiptStatus status);
   void RememberDevice(const Address& address, const std::string& device);
@@ -181,15 +184,18 @@ class Exchange : public registry::RegistryObserver {
   std::unordered_map<DedupIndex::Key, std::shared_ptr<InFlight>, DedupIndex::KeyHash>
       in_flight_;  // accepted, not yet durable, by dedup key
   struct ReceiptTarget {
+    std::uint64_t seq = 0;  // the message id's number
     std::string message_id;
     Address sender;
     Address recipient;
     std::string client_id;
     bool read_sent = false;
   };
-  // Finished messages by message id number -> sender, for reads; oldest first in the order.
-  std::unordered_map<std::uint64_t, ReceiptTarget> finished_;
-  std::deque<std::uint64_t> finished_order_;
+  // The last receipt_memory finished messages, for late read marks: a ring whose slots are reused
+  // (no allocation per message once full), and each one's slot by message id number.
+  std::vector<ReceiptTarget> finished_;
+  std::size_t finished_next_ = 0;  // once the ring is full: its oldest slot, the next to reuse
+  boost::unordered_flat_map<std::uint64_t, std::uint32_t> finished_slots_;
   std::size_t queued_messages_ = 0;
   std::uint64_t last_message_seq_ = 0;
 

@@ -354,6 +354,32 @@ TEST_F(ExchangeTest, OnlyTheRecipientCanMarkAMessageRead) {
   EXPECT_EQ(alice->receipts[1].status, ReceiptStatus::kRead);
 }
 
+TEST_F(ExchangeTest, ReadMarksReachTheLastFinishedMessagesOnly) {
+  options_.receipt_memory = 2;
+  Open();
+  auto alice = Attach(1, alice_, "phone");
+  auto bob = Attach(2, bob_, "laptop");
+  std::vector<std::string> ids;
+  for (const char* client_id : {"c1", "c2", "c3"}) {
+    exchange_->Send(1, Text(client_id, alice_, bob_));
+    WaitAnswers(*alice, ids.size() + 1);
+    ids.push_back(bob->messages.back().message_id);
+    exchange_->Ack(2, ids.back());  // finished: only its receipt target is remembered
+  }
+  ASSERT_EQ(alice->receipts.size(), 3u);
+
+  exchange_->Read(2, ids[0]);  // the oldest left the memory of two
+  EXPECT_EQ(alice->receipts.size(), 3u);
+  exchange_->Read(2, ids[2]);
+  exchange_->Read(2, ids[1]);
+  exchange_->Read(2, ids[1]);  // once only
+  ASSERT_EQ(alice->receipts.size(), 5u);
+  EXPECT_EQ(alice->receipts[3].message_id, ids[2]);
+  EXPECT_EQ(alice->receipts[3].client_id, "c3");
+  EXPECT_EQ(alice->receipts[3].status, ReceiptStatus::kRead);
+  EXPECT_EQ(alice->receipts[4].message_id, ids[1]);
+}
+
 TEST_F(ExchangeTest, AStaleDeviceNoLongerHoldsMessages) {
   auto alice = Attach(1, alice_, "phone");
   Attach(2, bob_, "old-phone");
