@@ -236,14 +236,17 @@ void WsSession<Wire>::ReadSome() {
                       asio::bind_allocator(ExactAllocator<void>(), std::move(on_read)));
 }
 
-// Inside a message: chunks, and one byte past max_frame_bytes is enough to know a message is too
-// large. (Between messages ReadSome reads one byte into first_byte_.)
+// Inside a message: chunks no larger than what is left of the frame being read, so that a small
+// message gets a small buffer (a 16 KiB one per message cost the allocator a slow path each), and
+// one byte past max_frame_bytes is enough to know a message is too large. (Between messages
+// ReadSome reads one byte into first_byte_.)
 template <typename Wire>
 std::size_t WsSession<Wire>::ReadLimit() const {
-  if (binary_ || too_large_) return kReadChunk;
+  const std::size_t chunk = std::min(kReadChunk, ws_.read_size_hint(kReadChunk));
+  if (binary_ || too_large_) return chunk;
   const auto max = core_->options.max_frame_bytes;
   const auto left = max > message_->size() ? max - message_->size() : 0;
-  return left >= kReadChunk ? kReadChunk : left + 1;
+  return left >= chunk ? chunk : left + 1;
 }
 
 // Binary and oversized messages are dropped as they arrive, so that a large message costs no

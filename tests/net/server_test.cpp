@@ -883,6 +883,34 @@ TEST_F(ServerTest, MessagesArrivingTogetherAreEachHandedOver) {
   EXPECT_EQ(WsRead(*ws), "echo:c");
 }
 
+// One client frame with an all-zero mask, so the payload goes as it is; up to 64 KiB.
+std::string MaskedFrame(std::uint8_t first_byte, const std::string& payload) {
+  std::string frame(1, static_cast<char>(first_byte));
+  if (payload.size() < 126) {
+    frame += static_cast<char>(0x80 | payload.size());
+  } else {
+    frame += static_cast<char>(0x80 | 126);
+    frame += static_cast<char>(payload.size() >> 8);
+    frame += static_cast<char>(payload.size() & 0xFF);
+  }
+  return frame + std::string(4, '\0') + payload;
+}
+
+TEST_F(ServerTest, AMessageInFragmentsIsHandedOverWhole) {
+  Serve();
+  auto ws = OpenWs();
+
+  // Text, continuation, continuation with FIN; then one over several reads, in three frames.
+  WriteRaw(ws->next_layer(),
+           MaskedFrame(0x01, "hel") + MaskedFrame(0x00, "lo ") + MaskedFrame(0x80, "world"));
+  const std::string big(kMaxFrame / 4, 'x');  // with "y" and "z", under the limit
+  WriteRaw(ws->next_layer(),
+           MaskedFrame(0x01, big) + MaskedFrame(0x00, big + "y") + MaskedFrame(0x80, big + "z"));
+
+  EXPECT_EQ(WsRead(*ws), "echo:hello world");
+  EXPECT_EQ(WsRead(*ws), "echo:" + big + big + "y" + big + "z");
+}
+
 TEST(EventLoop, StopEndsRun) {
   EventLoop loop;
   auto run = std::async(std::launch::async, [&] { loop.Run(); });
