@@ -239,11 +239,12 @@ void WsSession<Wire>::ReadSome() {
 // Inside a message: chunks no larger than what is left of the frame being read, so that a small
 // message gets a small buffer (a 16 KiB one per message cost the allocator a slow path each), and
 // one byte past max_frame_bytes is enough to know a message is too large. (Between messages
-// ReadSome reads one byte into first_byte_.)
+// ReadSome reads one byte into first_byte_.) Once our close has begun, Beast's close reads and
+// drops frames on its own, and what is left of a frame is no longer known: full chunks then.
 template <typename Wire>
 std::size_t WsSession<Wire>::ReadLimit() const {
-  const std::size_t chunk = std::min(kReadChunk, ws_.read_size_hint(kReadChunk));
-  if (binary_ || too_large_) return chunk;
+  if (binary_ || too_large_ || close_sent_) return kReadChunk;
+  const std::size_t chunk = std::clamp<std::size_t>(ws_.read_size_hint(kReadChunk), 1, kReadChunk);
   const auto max = core_->options.max_frame_bytes;
   const auto left = max > message_->size() ? max - message_->size() : 0;
   return left >= chunk ? chunk : left + 1;
