@@ -44,6 +44,7 @@ std::uint64_t ParseMessageId(const std::string& id) {
 
 struct Exchange::Pending {
   SessionMessage message;
+  std::uint64_t seq = 0;  // the message id's number, its key in the mailbox
   std::int64_t expires_ms = 0;
   // The devices that acknowledged it: a handful at most, so a vector rather than a hash set.
   std::vector<std::string> acked_devices;
@@ -194,19 +195,21 @@ void Exchange::Load(const store::Snapshot& snapshot) {
   std::vector<std::string> orphans;
   for (const auto& stored : snapshot.messages) {
     const auto& message = stored.message;
-    last_message_seq_ = std::max(last_message_seq_, ParseMessageId(message.message_id));
+    const std::uint64_t seq = ParseMessageId(message.message_id);
+    last_message_seq_ = std::max(last_message_seq_, seq);
     if (!registry_.HasAccount(message.to)) {
       orphans.push_back(message.message_id);
       continue;
     }
     auto pending = std::make_shared<Pending>();
     pending->message = message;
+    pending->seq = seq;
     pending->expires_ms = stored.expires_ms;
     for (const std::string& device : stored.acked_devices)
       pending->MarkAcked(device);
     pending->delivered_sent = !stored.acked_devices.empty();
     auto& mailbox = mailboxes_[message.to];
-    mailbox.messages.emplace(ParseMessageId(message.message_id), std::move(pending));
+    mailbox.messages.emplace(seq, std::move(pending));
     ++queued_messages_;
   }
   if (!orphans.empty()) store_.Submit(store::DeleteMessages{std::move(orphans)}, {});
@@ -390,6 +393,7 @@ std::shared_ptr<Exchange::Pending> Exchange::MakePending(const Terminal& termina
   auto pending = std::make_shared<Pending>();
   auto& message = pending->message;
   message.message_id = NextMessageId();
+  pending->seq = last_message_seq_;
   message.ts_ms = NowMillis();
   message.from = std::move(request.from);
   message.to = std::move(request.to);
@@ -434,7 +438,7 @@ void Exchange::Admit(const std::shared_ptr<Pending>& pending, std::span<const Te
   accepted_.Inc();
   accept_latency_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->submitted).count());
-  dedup_.Add(pending->dedup_key, {ParseMessageId(message.message_id), message.ts_ms},
+  dedup_.Add(pending->dedup_key, {pending->seq, message.ts_ms},
              message.ts_ms + options_.dedup_window_ms);
   for (std::size_t i = 0; i < askers.size(); ++i) {
     if (auto t = terminals_.find(askers[i]); t != terminals_.end()) {
@@ -448,7 +452,7 @@ void Exchange::Admit(const std::shared_ptr<Pending>& pending, std::span<const Te
     return;
   }
   auto& mailbox = mailboxes_[message.to];
-  mailbox.messages.emplace(ParseMessageId(message.message_id), pending);
+  mailbox.messages.emplace(pending->seq, pending);
   ++queued_messages_;
   queue_depth_.Set(static_cast<std::int64_t>(queued_messages_));
   FanOut(pending);

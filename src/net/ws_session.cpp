@@ -157,10 +157,9 @@ class WsSession final : public Session,
   // Holds at most max_frame_bytes + 1 of the message being read. Exists only while a message is
   // being read: an idle connection holds a null pointer, not an empty buffer's bookkeeping.
   std::unique_ptr<beast::flat_buffer> message_;
-  char first_byte_ = 0;      // where the read between messages puts the next message's first byte
-  bool in_message_ = false;  // a piece of the current message was read
-  bool binary_ = false;      // the current message is binary: dropped as it arrives
-  bool too_large_ = false;   // the current message is over max_frame_bytes: dropped likewise
+  char first_byte_ = 0;     // where the read between messages puts the next message's first byte
+  bool binary_ = false;     // the current message is binary: dropped as it arrives
+  bool too_large_ = false;  // the current message is over max_frame_bytes: dropped likewise
 
   // When the opening handshake began; once our close frame is out, when that went.
   Clock::time_point handshake_began_ = Clock::now();
@@ -227,7 +226,7 @@ void WsSession<Wire>::ReadSome() {
   // The handler's `self` keeps the session, and so the stream and the buffers, alive meanwhile.
   auto on_read = [self = this->shared_from_this()](boost::system::error_code ec,
                                                    std::size_t bytes) { self->OnRead(ec, bytes); };
-  if (in_message_) {
+  if (message_) {
     ws_.async_read_some(message_->prepare(ReadLimit()), std::move(on_read));
     return;
   }
@@ -261,7 +260,7 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t by
   }
 
   HeardFromPeer();
-  if (in_message_) {
+  if (message_) {
     message_->commit(bytes);
   } else {
     message_ = std::make_unique<beast::flat_buffer>();
@@ -269,7 +268,6 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t by
       message_->commit(asio::buffer_copy(message_->prepare(1), asio::buffer(&first_byte_, 1)));
     }
   }
-  in_message_ = true;
   binary_ = ws_.got_binary();
   if (!binary_ && message_->size() > core_->options.max_frame_bytes) too_large_ = true;
   if (binary_ || too_large_) message_->consume(message_->size());
@@ -279,7 +277,7 @@ void WsSession<Wire>::OnRead(const boost::system::error_code& ec, std::size_t by
   }
 
   Dispatch();
-  in_message_ = binary_ = too_large_ = false;
+  binary_ = too_large_ = false;
   message_.reset();
   if (!finished_) ReadSome();
 }

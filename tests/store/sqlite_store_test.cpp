@@ -1,7 +1,6 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,31 +18,14 @@
 
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_db.h"
+#include "support/test_loop.h"
 
 namespace sb::store {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A fresh folder per test, removed with everything in it afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sb_store_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using sb::testing::TempDir;
 
 // Holds the writer thread inside a completion until Release(), so that whatever the test submits
 // meanwhile queues up and forms the next batch. The completion keeps its own references to the
@@ -802,19 +784,22 @@ TEST_F(SqliteStoreTest, CountsCommitsAndBatchSizes) {
             std::string::npos);
 }
 
-TEST(SqliteStoreOpenTest, ThrowsWhenTheFolderIsMissing) {
+// Opening a file prepared by the test itself.
+class SqliteStoreOpenTest : public ::testing::Test {
+ protected:
+  SqliteStoreOpenTest() { options.path = dir.File("store.db"); }
+
   TempDir dir;
   MetricsRegistry metrics;
   SqliteOptions options;
+};
+
+TEST_F(SqliteStoreOpenTest, ThrowsWhenTheFolderIsMissing) {
   options.path = (dir.path() / "missing" / "store.db").string();
   EXPECT_THROW(OpenSqliteStore(options, metrics), std::runtime_error);
 }
 
-TEST(SqliteStoreOpenTest, RefusesASchemaNewerThanItKnows) {
-  TempDir dir;
-  MetricsRegistry metrics;
-  SqliteOptions options;
-  options.path = (dir.path() / "store.db").string();
+TEST_F(SqliteStoreOpenTest, RefusesASchemaNewerThanItKnows) {
   {
     Database db(options.path);
     db.Exec("PRAGMA user_version = 999");
@@ -822,11 +807,7 @@ TEST(SqliteStoreOpenTest, RefusesASchemaNewerThanItKnows) {
   EXPECT_THROW(OpenSqliteStore(options, metrics), std::runtime_error);
 }
 
-TEST(SqliteStoreOpenTest, UpgradesDedupRecordsOfSchemaVersion1) {
-  TempDir dir;
-  MetricsRegistry metrics;
-  SqliteOptions options;
-  options.path = (dir.path() / "store.db").string();
+TEST_F(SqliteStoreOpenTest, UpgradesDedupRecordsOfSchemaVersion1) {
   {
     // The dedup table as version 1 had it, with two records written out of expiry order.
     Database db(options.path);
